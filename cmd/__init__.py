@@ -1,0 +1,1 @@
+"""The `alcor` command line (click); a thin layer over the SDK and the process entry points."""
