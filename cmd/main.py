@@ -1,9 +1,27 @@
+"""The `alcor` entry point: the top-level command group that every subcommand hangs from."""
+
+from __future__ import annotations
+
 import click
 
-@click.group()
-@click.version_option(package_name="alcor")
-def cli():
-    """Alcor."""
+from alcor import __version__
 
-def main():
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="alcor")
+def cli() -> None:
+    """Alcor: a replicated VPC control plane.
+
+    Controllers agree on network state (VPCs, subnets, ports, security groups, hosts) through
+    Raft and stream each host's goal state to its agent, which programs an eBPF data plane.
+    """
+
+
+def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()
