@@ -1,0 +1,57 @@
+from alcor.internal import raft_pb2 as _raft_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class SnapshotChunk(_message.Message):
+    __slots__ = ("message", "data")
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    message: _raft_pb2.Message
+    data: bytes
+    def __init__(self, message: _Optional[_Union[_raft_pb2.Message, _Mapping]] = ..., data: _Optional[bytes] = ...) -> None: ...
+
+class PeerAck(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class MemberAddress(_message.Message):
+    __slots__ = ("peer", "api")
+    PEER_FIELD_NUMBER: _ClassVar[int]
+    API_FIELD_NUMBER: _ClassVar[int]
+    peer: str
+    api: str
+    def __init__(self, peer: _Optional[str] = ..., api: _Optional[str] = ...) -> None: ...
+
+class NodeSnapshot(_message.Message):
+    __slots__ = ("members", "app")
+    class MembersEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: MemberAddress
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[MemberAddress, _Mapping]] = ...) -> None: ...
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    APP_FIELD_NUMBER: _ClassVar[int]
+    members: _containers.MessageMap[str, MemberAddress]
+    app: bytes
+    def __init__(self, members: _Optional[_Mapping[str, MemberAddress]] = ..., app: _Optional[bytes] = ...) -> None: ...
+
+class ProposeRequest(_message.Message):
+    __slots__ = ("data",)
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+
+class ProposeResponse(_message.Message):
+    __slots__ = ("result", "index")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    result: bytes
+    index: int
+    def __init__(self, result: _Optional[bytes] = ..., index: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,492 @@
+"""RaftNode: the asyncio driver that wires the pure core to durable storage, the peer transport
+and the application's state machine.
+
+One loop owns the core. Everything that wants the core (peer messages, ticks, proposals, reads,
+membership requests) is queued as a callable and run between two Ready cycles; while a Ready's
+fsync runs in a worker thread, new proposals pile up and then share the next fsync (group
+commit). The cycle follows the order RaftCore documents: send, persist, send what acknowledges
+the persisted state, install a snapshot, apply, release reads, advance.
+
+Results reach the proposer exactly once: a proposal is keyed by its log index and term, and is
+resolved when that index is applied: with the state machine's result if the entry there is
+ours, with ProposalLost if another leader's entry took the index. A proposal still undecided at
+its deadline raises OutcomeUnknown rather than guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import logging
+import os
+import random
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import grpc
+
+from alcor.internal import peer_pb2, peer_pb2_grpc
+
+from .config import Config
+from .core import RaftCore
+from .errors import NotLeader, OutcomeUnknown, ProposalDropped, ProposalLost, RaftError, ReadTimeout
+from .lmdb_storage import LmdbStorage
+from .transport import PeerTransport, TlsFiles, _bearer, error_from_status
+from .types import NONE, ConfChange, ConfChangeType, ConfState, Entry, EntryType, Ready, Role
+from .wire import decode_conf_change, encode_conf_change
+
+log = logging.getLogger(__name__)
+
+
+class StateMachine(Protocol):
+    """The application replicated by Raft (the controller's network state machine)."""
+
+    def applied_index(self) -> int:
+        """The last log index whose effects are stored (durably with the state itself)."""
+        ...
+
+    def apply(self, entries: Sequence[Entry]) -> list[bytes | None]:
+        """Apply committed entries in order, recording the last index as applied in the same
+        transaction. One result per entry: bytes for NORMAL entries, None for the others."""
+        ...
+
+    def snapshot(self) -> tuple[int, bytes]:
+        """A consistent image of the state and the applied index it covers (called off-loop)."""
+        ...
+
+    def restore(self, index: int, data: bytes) -> None:
+        """Replace the state with a snapshot image taken at index."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    id: str
+    peer_address: str
+    api_address: str
+    learner: bool
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    id: str
+    role: Role
+    leader: str
+    term: int
+    commit_index: int
+    applied_index: int
+    members: tuple[MemberInfo, ...]
+    # as seen by the leader: member id -> match index (empty elsewhere)
+    match: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class _Proposal:
+    term: int
+    future: asyncio.Future[bytes | None]
+
+
+def member_context(peer: str, api: str) -> bytes:
+    return peer_pb2.MemberAddress(peer=peer, api=api).SerializeToString()
+
+
+def bootstrap_storage(path: str, members: dict[str, tuple[str, str]], sync: bool = True) -> LmdbStorage:
+    """Open a founding member's storage; on first start write the founding membership as the
+    first committed entries, each carrying the member's addresses (a no-op on restarts)."""
+    from .types import HardState
+
+    storage = LmdbStorage(path, sync=sync)
+    if storage.last_index() == 0 and storage.initial_state()[0] == HardState():
+        ents = [
+            Entry(1, i, EntryType.CONF_CHANGE, encode_conf_change(
+                ConfChange(ConfChangeType.ADD_VOTER, mid, member_context(*members[mid]))))
+            for i, mid in enumerate(sorted(members), start=1)
+        ]
+        storage.save(HardState(term=1, commit=len(ents)), ents, None)
+    return storage
+
+
+def _consume(fut: asyncio.Future[bytes | None]) -> None:
+    # an outcome that arrives after the caller gave up (OutcomeUnknown) is not an error to log
+    if not fut.cancelled():
+        fut.exception()
+
+
+class RaftNode:
+    """One Raft member: call `start()` inside a running loop, after adding `transport` to the
+    gRPC server that listens on this member's peer address."""
+
+    def __init__(
+        self,
+        config: Config,
+        storage: LmdbStorage,
+        state_machine: StateMachine,
+        *,
+        secret: str | None = None,
+        tls: TlsFiles | None = None,
+        tick_seconds: float = 0.05,
+        snapshot_entries: int = 20_000,
+        rng: random.Random | None = None,
+        known_members: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
+        self.id = config.id
+        self.storage = storage
+        self.sm = state_machine
+        self.tick_seconds = tick_seconds
+        self.snapshot_entries = snapshot_entries
+        self.transport = PeerTransport(self.id, self._on_message, secret=secret, tls=tls)
+        self.transport.on_propose = self._serve_forwarded
+        self._secret = secret
+        self._restore_if_behind()
+        self.core = RaftCore(config, storage, rng or random.Random())
+        # a joining member's log is empty: it learns where its peers are from whoever added it
+        # (known_members), until replaying the log's membership changes replaces that
+        self.addresses: dict[str, tuple[str, str]] = {**(known_members or {}), **self._addresses_from_snapshot()}
+        # (index, membership) after each applied change since the snapshot: a snapshot taken
+        # off-loop at index i must carry the membership as of i, not as of now
+        self._conf_history: list[tuple[int, ConfState]] = [(storage.snapshot().metadata.index, self.core.conf_state)]
+        self._inbox: deque[Callable[[], None]] = deque()
+        self._wake = asyncio.Event()
+        self._proposals: dict[int, _Proposal] = {}
+        self._reads: dict[bytes, asyncio.Future[int]] = {}
+        self._ready_reads: list[tuple[int, bytes]] = []  # (index, ctx) awaiting apply
+        self._applied_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
+        self._seq = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._snapshotting = False
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self.leader = NONE
+        self.role = Role.FOLLOWER
+        self.stopped = False
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def _restore_if_behind(self) -> None:
+        snap = self.storage.snapshot()
+        if snap.metadata.index > self.sm.applied_index():
+            # the state machine lost what the compacted log no longer holds (or never had it)
+            self.sm.restore(snap.metadata.index, peer_pb2.NodeSnapshot.FromString(snap.data).app)
+
+    def _addresses_from_snapshot(self) -> dict[str, tuple[str, str]]:
+        snap = self.storage.snapshot()
+        if not snap.data:
+            return {}
+        members = peer_pb2.NodeSnapshot.FromString(snap.data).members
+        return {mid: (a.peer, a.api) for mid, a in members.items()}
+
+    async def start(self) -> None:
+        self._update_peers()
+        self._tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._ticker())]
+        self._wake.set()
+
+    async def stop(self) -> None:
+        self.stopped = True
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        await self.transport.close()
+        for p in self._proposals.values():
+            if not p.future.done():
+                p.future.set_exception(OutcomeUnknown("the node stopped before the proposal was decided"))
+        for f in self._reads.values():
+            if not f.done():
+                f.set_exception(ReadTimeout("the node stopped"))
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def _submit(self, fn: Callable[[], None]) -> None:
+        self._inbox.append(fn)
+        self._wake.set()
+
+    def _on_message(self, m: object) -> None:
+        self._submit(lambda: self.core.step(m))  # type: ignore[arg-type]
+
+    async def _ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_seconds)
+            self._submit(self.core.tick)
+
+    # -- the loop -----------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            self._drain_inbox()
+            while self.core.has_ready():
+                await self._handle(self.core.ready())
+                self._drain_inbox()  # what arrived during the fsync joins the next Ready
+            self._maybe_snapshot()
+
+    def _drain_inbox(self) -> None:
+        while self._inbox:
+            fn = self._inbox.popleft()
+            try:
+                fn()
+            except (RaftError, ValueError) as e:  # a refused request was already answered by fn
+                log.debug("raft request refused: %s", e)
+
+    async def _handle(self, rd: Ready) -> None:
+        if rd.soft_state is not None:
+            self._on_soft_state(rd.soft_state.lead, rd.soft_state.role)
+        self.transport.send(rd.messages)
+        if rd.hard_state is not None or rd.entries or rd.snapshot is not None:
+            await asyncio.to_thread(self.storage.save, rd.hard_state, rd.entries, rd.snapshot)
+        self.transport.send(rd.persisted_messages)
+        if rd.snapshot is not None:
+            snap = peer_pb2.NodeSnapshot.FromString(rd.snapshot.data)
+            await asyncio.to_thread(self.sm.restore, rd.snapshot.metadata.index, snap.app)
+            self.addresses = {mid: (a.peer, a.api) for mid, a in snap.members.items()}
+            self._conf_history = [(rd.snapshot.metadata.index, rd.snapshot.metadata.conf_state)]
+            self._update_peers()
+        if rd.committed_entries:
+            self._apply(rd.committed_entries)
+        for rs in rd.read_states:
+            bisect.insort(self._ready_reads, (rs.index, rs.context))
+        self._release_reads()
+        self.core.advance(rd)
+        if any(e.type == EntryType.CONF_CHANGE for e in rd.committed_entries):
+            self._conf_history.append((rd.committed_entries[-1].index, self.core.conf_state))
+
+    def _on_soft_state(self, lead: str, role: Role) -> None:
+        if role != self.role or lead != self.leader:
+            log.info("%s: role %s, leader %s", self.id, role.name, lead or "-")
+        # reads pending on a deposed leader are dropped by the core: they time out, unserved
+        self.leader, self.role = lead, role
+
+    def _apply(self, entries: list[Entry]) -> None:
+        done = self.sm.applied_index()
+        fresh = [e for e in entries if e.index > done]
+        for e in entries:
+            if e.type == EntryType.CONF_CHANGE:
+                self._note_conf_change(decode_conf_change(e.data))
+        results = self.sm.apply(fresh) if fresh else []
+        by_index = {e.index: (e, r) for e, r in zip(fresh, results, strict=True)}
+        for e in entries:
+            p = self._proposals.pop(e.index, None)
+            if p is None or p.future.done():
+                continue
+            if e.term != p.term:
+                p.future.set_exception(ProposalLost(f"index {e.index} was taken by another leader's entry"))
+            elif e.index in by_index:
+                p.future.set_result(by_index[e.index][1])
+            else:  # applied before a restart of this process: the result is not kept
+                p.future.set_result(None)
+        applied = entries[-1].index
+        still = []
+        for index, seq, fut in self._applied_waiters:
+            if index <= applied:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                still.append((index, seq, fut))
+        self._applied_waiters = still
+
+    def _note_conf_change(self, cc: ConfChange) -> None:
+        if cc.type == ConfChangeType.REMOVE:
+            self.addresses.pop(cc.node_id, None)
+        elif cc.context:
+            a = peer_pb2.MemberAddress.FromString(cc.context)
+            self.addresses[cc.node_id] = (a.peer, a.api)
+        self._update_peers()
+
+    def _update_peers(self) -> None:
+        self.transport.set_peers({mid: peer for mid, (peer, _) in self.addresses.items()})
+
+    def _release_reads(self) -> None:
+        applied = self.sm.applied_index()
+        while self._ready_reads and self._ready_reads[0][0] <= applied:
+            _, ctx = self._ready_reads.pop(0)
+            fut = self._reads.pop(ctx, None)
+            if fut is not None and not fut.done():
+                fut.set_result(applied)
+
+    def _maybe_snapshot(self) -> None:
+        base = self.storage.snapshot().metadata.index
+        if self._snapshotting or self.sm.applied_index() - base < self.snapshot_entries:
+            return
+        self._snapshotting = True
+        self._snapshot_task = asyncio.create_task(self._snapshot())
+
+    async def _snapshot(self) -> None:
+        try:
+            index, app = await asyncio.to_thread(self.sm.snapshot)
+            conf = self.core.conf_state
+            for at, cs in self._conf_history:
+                if at <= index:
+                    conf = cs
+            members = {mid: peer_pb2.MemberAddress(peer=p, api=a) for mid, (p, a) in self.addresses.items()}
+            data = peer_pb2.NodeSnapshot(members=members, app=app).SerializeToString()
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+            def record() -> None:
+                if index > self.storage.snapshot().metadata.index:
+                    self.storage.create_snapshot(index, conf, data, compact=True)
+                    self._conf_history = [(i, c) for i, c in self._conf_history if i >= index] or [(index, conf)]
+                done.set_result(None)
+
+            self._submit(record)
+            await done
+            log.info("%s: snapshot at %d (%d bytes), log compacted", self.id, index, len(data))
+        finally:
+            self._snapshotting = False
+
+    # -- proposals ------------------------------------------------------------------------------
+
+    async def propose(self, data: bytes, timeout: float = 5.0) -> bytes | None:
+        """Replicate data and return the state machine's result, on any member (a follower
+        forwards to the leader). Raises NotLeader when no leader is known, ProposalLost when
+        the entry was certainly not applied, OutcomeUnknown when its fate is unknown."""
+        if self.role == Role.LEADER:
+            return await self._propose_local(data, timeout)
+        leader = self.leader
+        if leader == NONE or leader not in self.addresses:
+            raise NotLeader(leader)
+        stub = peer_pb2_grpc.RaftPeerStub(self.transport.channel_to(leader))
+        try:
+            reply = await stub.Propose(
+                peer_pb2.ProposeRequest(data=data), timeout=timeout, metadata=_bearer(self._secret)
+            )
+        except grpc.aio.AioRpcError as e:
+            raise error_from_status(e, leader) from None
+        return reply.result
+
+    async def _propose_local(self, data: bytes, timeout: float) -> bytes | None:
+        fut: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+
+        def do() -> None:
+            try:
+                index = self.core.propose(data)
+            except (NotLeader, ProposalDropped) as e:
+                fut.set_exception(e)
+                raise
+            self._proposals[index] = _Proposal(self.core.term, fut)
+
+        fut.add_done_callback(_consume)
+        self._submit(do)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            raise OutcomeUnknown(f"not decided within {timeout:.1f}s; it may still be applied") from None
+
+    async def _serve_forwarded(self, data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        remaining = context.time_remaining()
+        timeout = min(remaining, 30.0) if remaining is not None else 5.0
+        if self.role != Role.LEADER:
+            raise NotLeader(self.leader)
+        return await self._propose_local(data, timeout) or b""
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def linearizable_read(self, timeout: float = 5.0) -> int:
+        """Wait until this member's state reflects every write acknowledged before the call;
+        returns the applied index to serve at. Never returns on a deposed leader."""
+        ctx = os.urandom(16)  # unique per request; randomness is fine out here at the edge
+        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._reads[ctx] = fut
+
+        def do() -> None:
+            try:
+                self.core.read_index(ctx)
+            except NotLeader as e:
+                self._reads.pop(ctx, None)
+                fut.set_exception(e)
+                raise
+
+        self._submit(do)
+        try:
+            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            self._reads.pop(ctx, None)
+            raise ReadTimeout(f"leadership not confirmed within {timeout:.1f}s") from None
+
+    async def wait_applied(self, index: int, timeout: float = 5.0) -> None:
+        if self.sm.applied_index() >= index:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._seq += 1
+        self._applied_waiters.append((index, self._seq, fut))
+        await asyncio.wait_for(fut, timeout)
+
+    # -- membership and leadership ------------------------------------------------------------
+
+    def status(self) -> NodeStatus:
+        cs = self.core.conf_state
+        members = tuple(
+            MemberInfo(mid, *self.addresses.get(mid, ("", "")), learner=mid in cs.learners)
+            for mid in sorted((*cs.voters, *cs.learners))
+        )
+        match = {}
+        if self.role == Role.LEADER:
+            for mid in (*cs.voters, *cs.learners):
+                pr = self.core.progress(mid)
+                if pr is not None:
+                    match[mid] = pr.match
+        return NodeStatus(self.id, self.role, self.leader, self.core.term, self.core.committed,
+                          self.sm.applied_index(), members, match)
+
+    async def _conf_change(self, cc: ConfChange, timeout: float) -> None:
+        fut: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()
+
+        def do() -> None:
+            try:
+                index = self.core.propose_conf_change(cc)
+            except (NotLeader, ProposalDropped, ValueError) as e:
+                fut.set_exception(e)
+                raise RaftError(str(e)) from e
+            self._proposals[index] = _Proposal(self.core.term, fut)
+
+        self._submit(do)
+        try:
+            await asyncio.wait_for(asyncio.shield(fut), timeout)
+        except TimeoutError:
+            raise OutcomeUnknown("the membership change was not decided in time") from None
+
+    async def add_member(self, member_id: str, peer: str, api: str, promote: bool = True,
+                         timeout: float = 60.0) -> None:
+        """Add a learner and, with promote, make it a voter once it has caught up (leader only)."""
+        await self._conf_change(ConfChange(ConfChangeType.ADD_LEARNER, member_id, member_context(peer, api)), 5.0)
+        if not promote:
+            return
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            pr = self.core.progress(member_id)
+            if pr is None and self.role != Role.LEADER:
+                raise NotLeader(self.leader)
+            # caught up: within one batch of the commit index, so it will not stall commits
+            if pr is not None and pr.match > 0 and self.core.committed - pr.match <= 64:
+                break
+            if asyncio.get_running_loop().time() > deadline:
+                raise OutcomeUnknown(f"{member_id} is a learner that did not catch up in {timeout:.0f}s")
+            await asyncio.sleep(self.tick_seconds)
+        await self._conf_change(ConfChange(ConfChangeType.PROMOTE, member_id), 5.0)
+
+    async def remove_member(self, member_id: str, timeout: float = 10.0) -> None:
+        """Remove a member; a leader removing itself first hands leadership to another voter."""
+        if member_id == self.id and self.role == Role.LEADER:
+            await self.transfer_leader("", timeout)
+            raise NotLeader(self.leader)  # the new leader performs the removal
+        await self._conf_change(ConfChange(ConfChangeType.REMOVE, member_id), timeout)
+
+    async def transfer_leader(self, target: str = "", timeout: float = 5.0) -> str:
+        """Hand leadership to target (default: the most up-to-date other voter); returns it."""
+        if self.role != Role.LEADER:
+            raise NotLeader(self.leader)
+        if not target:
+            others = [v for v in self.core.conf_state.voters if v != self.id]
+            if not others:
+                raise ValueError("no other voter to transfer leadership to")
+            target = max(others, key=lambda v: getattr(self.core.progress(v), "match", 0))
+        chosen = target
+        self._submit(lambda: self.core.transfer_leader(chosen))
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.leader != chosen:
+            if asyncio.get_running_loop().time() > deadline:
+                raise OutcomeUnknown(f"leadership did not move to {chosen} within {timeout:.1f}s")
+            await asyncio.sleep(self.tick_seconds / 2)
+        return chosen

@@ -1,0 +1,123 @@
+"""RaftNode on loopback gRPC, several members in one loop: proposals from any member,
+linearizable reads, failover, restart from disk, snapshots to a lagging member, membership."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from support.cluster import LocalCluster
+
+from alcor.raft.errors import NotLeader, ReadTimeout
+from alcor.raft.types import Role
+
+pytestmark = pytest.mark.slow
+
+
+def run(root: Path, body: Callable[[LocalCluster], Awaitable[None]], **kwargs: object) -> None:
+    async def main() -> None:
+        cluster = LocalCluster(root, **kwargs)  # type: ignore[arg-type]
+        try:
+            await body(cluster)
+        finally:
+            await cluster.stop()
+
+    asyncio.run(main())
+
+
+def test_proposals_from_every_member_apply_everywhere_in_one_order(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        await c.leader()
+        results = await asyncio.gather(*[
+            m.node.propose(b"k%d=%s" % (i, m.id.encode()))
+            for i in range(60) for m in c.members.values()
+        ])
+        assert len({r.split(b":")[0] for r in results if r}) == 180  # one index each
+        await c.converge()
+        histories = [m.sm.history for m in c.members.values()]
+        assert histories[0] == histories[1] == histories[2]
+        assert len(histories[0]) == 180
+
+    run(tmp_path, body)
+
+
+def test_failover_keeps_every_acknowledged_write(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        old = await c.leader()
+        acked = [await old.node.propose(b"before%d=1" % i) for i in range(20)]
+        assert all(acked)
+        await c.kill(c.members.pop(old.id))
+        new = await c.leader(exclude={old.id})
+        for i in range(20):
+            await new.node.propose(b"after%d=1" % i)
+        await c.converge()
+        for m in c.members.values():
+            items = m.sm.items()
+            assert all(items.get(b"before%d" % i) == b"1" for i in range(20))
+            assert all(items.get(b"after%d" % i) == b"1" for i in range(20))
+
+    run(tmp_path, body)
+
+
+def test_a_member_restarts_from_disk_and_catches_up_by_snapshot(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        lagger = next(m for m in c.members.values() if m.id != leader.id)
+        await c.kill(c.members.pop(lagger.id))
+        for i in range(150):  # snapshot_entries=50: the leader compacts past the lagger
+            await leader.node.propose(b"k%d=%d" % (i, i))
+        assert leader.node.storage.first_index() > lagger.node.storage.last_index() + 1
+        c.members[lagger.id] = lagger
+        await c.restart(lagger.id)
+        await c.converge()
+        back = c.members[lagger.id]
+        assert back.sm.items() == leader.sm.items()
+        assert len(back.sm.items()) == 150
+
+    run(tmp_path, body, snapshot_entries=50)
+
+
+def test_linearizable_read_on_leader_and_follower_but_not_without_quorum(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        await leader.node.propose(b"x=1")
+        follower = next(m for m in c.members.values() if m.id != leader.id)
+        index = await follower.node.linearizable_read()
+        assert follower.sm.items()[b"x"] == b"1" and index >= 1
+        assert await leader.node.linearizable_read() >= index
+        # cut the leader off from both followers: it must not confirm a read any more
+        for m in list(c.members.values()):
+            if m.id != leader.id:
+                await c.kill(c.members.pop(m.id))
+        with pytest.raises((ReadTimeout, NotLeader)):
+            await leader.node.linearizable_read(timeout=1.5)
+
+    run(tmp_path, body)
+
+
+def test_join_as_learner_then_voter_then_transfer_and_leave(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        for i in range(30):
+            await leader.node.propose(b"k%d=v" % i)
+        d = await c.join("d")
+        await leader.node.add_member("d", d.address, "")
+        status = leader.node.status()
+        assert [(m.id, m.learner) for m in status.members] == [
+            ("a", False), ("b", False), ("c", False), ("d", False)]
+        await c.converge()
+        assert d.sm.items() == leader.sm.items()
+        moved_to = await leader.node.transfer_leader("d")
+        assert moved_to == "d" and d.node.role == Role.LEADER
+        await d.node.remove_member(leader.id)
+        await d.node.propose(b"after=leave")
+        assert [m.id for m in d.node.status().members] == sorted({"a", "b", "c", "d"} - {leader.id})
+
+    run(tmp_path, body)
