@@ -58,8 +58,11 @@ class LmdbStorage:
 
     def __init__(self, path: str | Path, map_size: int = 8 << 30, sync: bool = True) -> None:
         Path(path).mkdir(parents=True, exist_ok=True)
-        # sync=False exists for benchmarks that measure the cost of fsync; never in production
-        self._env = lmdb.open(str(path), map_size=map_size, max_dbs=4, sync=sync, metasync=sync)
+        # LMDB commits without flushing; save() flushes (fdatasync) itself when the Ready needs
+        # it, so a Ready that only moves the commit index costs no fsync. sync=False turns every
+        # flush off: only for measuring what fsync costs, never in production.
+        self._durable = sync
+        self._env = lmdb.open(str(path), map_size=map_size, max_dbs=4, sync=False, metasync=False)
         self._entries = self._env.open_db(b"entries")
         self._meta = self._env.open_db(b"meta")
         with self._env.begin() as txn:
@@ -146,7 +149,11 @@ class LmdbStorage:
 
     # -- MutableStorage -------------------------------------------------------------------------
 
-    def save(self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None) -> None:
+    def save(
+        self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None, sync: bool = True
+    ) -> None:
+        """One transaction; flushed to disk before returning unless sync is False (a Ready whose
+        must_sync is False: only the commit index moved, which a restart relearns)."""
         if hard_state is None and not entries and snapshot is None:
             return
         offset, last = self._offset, self._last
@@ -167,6 +174,8 @@ class LmdbStorage:
                     last = entries[-1].index
             if hard_state is not None:
                 txn.put(_HARD_STATE, hard_state_to_pb(hard_state).SerializeToString(), db=self._meta)
+        if sync and self._durable:
+            self._env.sync(True)
         # memory follows only once the commit (and its fsync) succeeded
         if snapshot is not None:
             self._snapshot = snapshot
@@ -216,6 +225,7 @@ class LmdbStorage:
             txn.put(_SNAPSHOT, record.SerializeToString(), db=self._meta)
             if compact:
                 self._compact(txn, index, snapshot.metadata.term)
+        self._flush()
         self._snapshot = snapshot
         if compact:
             self._compacted(index, snapshot.metadata.term)
@@ -229,7 +239,12 @@ class LmdbStorage:
         term = self.term(index)
         with self._env.begin(write=True) as txn:
             self._compact(txn, index, term)
+        self._flush()
         self._compacted(index, term)
+
+    def _flush(self) -> None:
+        if self._durable:
+            self._env.sync(True)
 
     def _compact(self, txn: lmdb.Transaction, index: int, term: int) -> None:
         cur = txn.cursor(db=self._entries)

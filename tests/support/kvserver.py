@@ -57,6 +57,25 @@ def handlers(node: RaftNode, sm: KvStateMachine) -> grpc.GenericRpcHandler:
         with sm.env.begin() as txn:
             return bytes(txn.get(request) or b"")
 
+    async def load(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        # in-process proposers (b"<inflight>,<seconds>"): the workload pysyncobj is measured on
+        inflight, seconds = (float(x) for x in request.split(b","))
+        done = 0
+        loop = asyncio.get_running_loop()
+        stop = loop.time() + seconds
+
+        async def proposer(w: int) -> None:
+            nonlocal done
+            i = 0
+            while loop.time() < stop:
+                await node.propose(b"load%d-%d=v" % (w, i))
+                i += 1
+                done += 1
+
+        start = loop.time()
+        await asyncio.gather(*(proposer(w) for w in range(int(inflight))))
+        return json.dumps({"commits_per_s": done / (loop.time() - start)}).encode()
+
     async def dump(request: bytes, context: grpc.aio.ServicerContext) -> bytes:
         # local and unconfirmed on purpose: tests compare what each replica actually holds
         return json.dumps({k.decode(): v.decode() for k, v in sm.items().items()}).encode()
@@ -66,7 +85,7 @@ def handlers(node: RaftNode, sm: KvStateMachine) -> grpc.GenericRpcHandler:
         return json.dumps({
             "id": s.id, "leader": s.leader, "is_leader": s.role == Role.LEADER, "term": s.term,
             "commit": s.commit_index, "applied": s.applied_index,
-            "members": [m.id for m in s.members],
+            "members": [m.id for m in s.members], "counters": node.counters,
         }).encode()
 
     return grpc.method_handlers_generic_handler("kv", {
@@ -74,6 +93,7 @@ def handlers(node: RaftNode, sm: KvStateMachine) -> grpc.GenericRpcHandler:
         "Get": grpc.unary_unary_rpc_method_handler(get),
         "Status": grpc.unary_unary_rpc_method_handler(status),
         "Dump": grpc.unary_unary_rpc_method_handler(dump),
+        "Load": grpc.unary_unary_rpc_method_handler(load),
     })
 
 
