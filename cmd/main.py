@@ -6,6 +6,8 @@ import click
 
 from alcor import __version__
 
+from .cluster import cluster
+
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -17,6 +19,9 @@ def cli() -> None:
     Controllers agree on network state (VPCs, subnets, ports, security groups, hosts) through
     Raft and stream each host's goal state to its agent, which programs an eBPF data plane.
     """
+
+
+cli.add_command(cluster)
 
 
 def main() -> None:

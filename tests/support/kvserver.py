@@ -1,9 +1,9 @@
 """A Raft member process replicating KvStateMachine, for process-level Raft tests and bench_raft.
 
     python tests/support/kvserver.py --id a --dir D --peer 127.0.0.1:P --api 127.0.0.1:Q \\
-        --bootstrap a=127.0.0.1:P,b=...,c=...
+        (--bootstrap a=127.0.0.1:P/127.0.0.1:Q,b=...,c=... | --join API_ENDPOINT)
 
-The API port serves raw-bytes methods (no proto needed for a test service):
+The API port serves alcor.v1.ClusterService and raw-bytes methods (no proto needed for a test service):
 /kv/Put (b"key=value" -> b"index:previous"), /kv/Get (key -> value, linearizable),
 /kv/Status (-> JSON), /kv/Dump (this replica's items as JSON, unconfirmed). Raft errors map to UNAVAILABLE (no leader / not the leader: try another
 member), ABORTED (certainly not applied), DEADLINE_EXCEEDED (fate unknown).
@@ -25,8 +25,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from alcor.raft.config import Config
 from alcor.raft.errors import NotLeader, OutcomeUnknown, ProposalLost, RaftError, ReadTimeout
+from alcor.raft.lmdb_storage import LmdbStorage
 from alcor.raft.node import RaftNode, bootstrap_storage
+from alcor.raft.service import ClusterServicer
 from alcor.raft.types import Role
+from alcor.sdk import Client
 from support.kv import KvStateMachine
 
 
@@ -98,20 +101,29 @@ def handlers(node: RaftNode, sm: KvStateMachine) -> grpc.GenericRpcHandler:
 
 
 async def serve(opts: argparse.Namespace) -> None:
-    founding = {}
-    for part in opts.bootstrap.split(","):
-        mid, _, addr = part.partition("=")
-        founding[mid] = (addr, "")
     root = Path(opts.dir)
-    storage = bootstrap_storage(str(root / "raft"), founding, sync=not opts.no_fsync)
+    known: dict[str, tuple[str, str]] = {}
+    if opts.join:
+        # an empty log: learn where the members are from the cluster, then wait to be added
+        with Client(opts.join) as client:
+            known = {m.id: (m.peer_address, m.api_address) for m in client.cluster_status().members}
+        storage = LmdbStorage(root / "raft", sync=not opts.no_fsync)
+    else:
+        founding = {}
+        for part in opts.bootstrap.split(","):
+            mid, _, addrs = part.partition("=")
+            peer, _, api = addrs.partition("/")
+            founding[mid] = (peer, api)
+        storage = bootstrap_storage(str(root / "raft"), founding, sync=not opts.no_fsync)
     sm = KvStateMachine(root / "state")
     node = RaftNode(Config(opts.id), storage, sm, secret=opts.secret, tick_seconds=opts.tick,
-                    snapshot_entries=opts.snapshot_entries)
+                    snapshot_entries=opts.snapshot_entries, known_members=known)
     peer_server = grpc.aio.server()
     node.transport.add_to_server(peer_server)
     peer_server.add_insecure_port(opts.peer)
     api_server = grpc.aio.server()
     api_server.add_generic_rpc_handlers([handlers(node, sm)])
+    ClusterServicer(node).add_to_server(api_server)
     api_server.add_insecure_port(opts.api)
     await peer_server.start()
     await api_server.start()
@@ -133,7 +145,9 @@ def main() -> None:
     p.add_argument("--dir", required=True)
     p.add_argument("--peer", required=True)
     p.add_argument("--api", required=True)
-    p.add_argument("--bootstrap", required=True)
+    group = p.add_mutually_exclusive_group(required=True)
+    group.add_argument("--bootstrap", help="id=peer/api,... of the founding members")
+    group.add_argument("--join", help="an API endpoint of the cluster to join")
     p.add_argument("--secret", default="kv-test-secret")
     p.add_argument("--tick", type=float, default=0.05)
     p.add_argument("--snapshot-entries", type=int, default=20_000)

@@ -42,22 +42,34 @@ class ProcessCluster:
     size: int = 3
     extra: list[str] = field(default_factory=list)
     procs: dict[str, Proc] = field(default_factory=dict)
+    founding: set[str] = field(default_factory=set)
 
     def start(self) -> None:
         ids = [chr(ord("a") + i) for i in range(self.size)]
+        self.founding = set(ids)
         for i in ids:
             self.procs[i] = Proc(i, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", self.root / i)
         for i in ids:
             self.launch(i)
         self.leader()
 
-    def launch(self, member_id: str) -> None:
+    def add(self, member_id: str) -> Proc:
+        """A new member process that joins through the current members (`--join`)."""
+        joined = ",".join(p.api for p in self.alive())
+        self.procs[member_id] = Proc(member_id, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
+                                     self.root / member_id)
+        self.launch(member_id, ["--join", joined])
+        return self.procs[member_id]
+
+    def launch(self, member_id: str, how: list[str] | None = None) -> None:
         p = self.procs[member_id]
-        bootstrap = ",".join(f"{q.id}={q.peer}" for q in self.procs.values())
+        if how is None:
+            founding = [q for q in self.procs.values() if q.id in self.founding]
+            how = ["--bootstrap", ",".join(f"{q.id}={q.peer}/{q.api}" for q in founding)]
         log = open(self.root / f"{member_id}.log", "ab")  # noqa: SIM115 - owned by the child
         p.popen = subprocess.Popen(
             [sys.executable, str(KVSERVER), "--id", member_id, "--dir", str(p.dir), "--peer", p.peer,
-             "--api", p.api, "--bootstrap", bootstrap, *self.extra],
+             "--api", p.api, *how, *self.extra],
             stdout=subprocess.PIPE, stderr=log,
         )
         assert p.popen.stdout is not None
