@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import grpc
 import pytest
+from support.certs import issue, make_ca
 
-from alcor.raft.transport import QUEUE_LIMIT, PeerTransport
+from alcor.raft.transport import QUEUE_LIMIT, PeerTransport, TlsFiles
 from alcor.raft.types import ConfState, Entry, Message, MessageType, Snapshot, SnapshotMetadata
 
 
@@ -100,5 +102,41 @@ def test_unknown_peer_and_dead_peer_do_not_block() -> None:
         assert transport.dropped >= 1 + 10_000 - QUEUE_LIMIT
         await transport.close()
         await server.stop(None)
+
+    asyncio.run(main())
+
+
+def test_mutual_tls_between_peers_and_a_stranger_is_refused(tmp_path: Path) -> None:
+    ca = make_ca(tmp_path)
+    a_cert, a_key = issue(tmp_path, ca, "a")
+    b_cert, b_key = issue(tmp_path, ca, "b")
+    stranger_ca = make_ca(tmp_path, "stranger-ca")
+    s_cert, s_key = issue(tmp_path, stranger_ca, "s")
+
+    async def serve(node_id: str, tls: TlsFiles, inbox: list[Message]) -> tuple[grpc.aio.Server, PeerTransport, str]:
+        transport = PeerTransport(node_id, inbox.append, tls=tls)
+        server = grpc.aio.server()
+        transport.add_to_server(server)
+        port = server.add_secure_port("127.0.0.1:0", tls.server_credentials())
+        await server.start()
+        return server, transport, f"127.0.0.1:{port}"
+
+    async def main() -> None:
+        got_b: list[Message] = []
+        sa, ta, _ = await serve("a", TlsFiles(ca[0], a_cert, a_key), [])
+        sb, tb, addr_b = await serve("b", TlsFiles(ca[0], b_cert, b_key), got_b)
+        ta.set_peers({"b": addr_b})
+        ta.send([append(i) for i in range(5)])
+        await wait_for(lambda: len(got_b) == 5)
+        # a peer whose certificate another CA signed never gets a message through
+        ts = PeerTransport("a", [].append, tls=TlsFiles(stranger_ca[0], s_cert, s_key))
+        ts.set_peers({"b": addr_b})
+        ts.send([append(i) for i in range(5, 10)])
+        await asyncio.sleep(0.5)
+        assert [m.index for m in got_b] == [0, 1, 2, 3, 4]
+        await ts.close()
+        for server, transport in ((sa, ta), (sb, tb)):
+            await transport.close()
+            await server.stop(None)
 
     asyncio.run(main())
