@@ -243,7 +243,7 @@ class RaftCore:
     def has_ready(self) -> bool:
         if self._outstanding is not None:
             return False
-        u = self.log.unstable
+        u, soft, hard = self.log.unstable, self._prev_soft, self._prev_hard
         return bool(
             self._msgs
             or self._msgs_after_persist
@@ -253,8 +253,11 @@ class RaftCore:
             or self._self_vote_term
             or (self.role == Role.LEADER and (self._bcast or self._read_heartbeat))
             or self.log.has_committed_to_apply()
-            or SoftState(self.lead, self.role) != self._prev_soft
-            or HardState(self.term, self.vote, self.log.committed) != self._prev_hard
+            or self.lead != soft.lead
+            or self.role != soft.role
+            or self.term != hard.term
+            or self.vote != hard.vote
+            or self.log.committed != hard.commit
         )
 
     def ready(self) -> Ready:
@@ -439,7 +442,7 @@ class RaftCore:
         result = self.tracker.vote_result()
         if result is None:
             return
-        if not result:
+        if not result or self.id not in self.tracker.voters:  # lost, or removed meanwhile
             self._become_follower(self.term, NONE)
         elif self.role == Role.PRE_CANDIDATE:
             self._campaign(Campaign.ELECTION)

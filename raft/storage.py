@@ -85,9 +85,10 @@ class MemoryStorage:
     index arithmetic need no special cases.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, conf_state: ConfState | None = None) -> None:
         self._hard_state = HardState()
-        self._snapshot = Snapshot()
+        # An empty snapshot at index 0; conf_state seeds the membership (tests skip bootstrap).
+        self._snapshot = Snapshot(SnapshotMetadata(conf_state=conf_state or ConfState()))
         self._ents: list[Entry] = [Entry(0, 0)]
 
     @classmethod

@@ -18,9 +18,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from alcor.raft import (
-    Config,
     ConfChange,
     ConfChangeType,
+    Config,
     Entry,
     EntryType,
     MemoryStorage,
@@ -229,6 +229,19 @@ class Cluster:
         self.cut_links.clear()
         self.drop = None
 
+    def only_links(self, *pairs: tuple[str, str]) -> None:
+        """Cut every link except these (both directions)."""
+        self.cut_links = {(a, b) for a in self.nodes for b in self.nodes if a != b}
+        for a, b in pairs:
+            self.cut_links -= {(a, b), (b, a)}
+
+    def crash(self, node_id: str) -> None:
+        self.nodes[node_id].crash()
+
+    def restart(self, node_id: str) -> None:
+        self.nodes[node_id].start()
+        self.process(node_id)
+
     # -- running ----------------------------------------------------------------------------
 
     def _send(self, m: Message) -> None:
@@ -286,8 +299,13 @@ class Cluster:
         self.settle()
 
     def elect(self, node_id: str) -> None:
-        self.campaign(node_id)
-        assert self[node_id].role == Role.LEADER, self[node_id]
+        """Tick only node_id (settling after each tick) until it leads."""
+        for _ in range(10 * self.options.election_tick):
+            if self[node_id].role == Role.LEADER:
+                return
+            self[node_id].tick()
+            self.settle()
+        raise AssertionError(f"{self[node_id]} did not win an election")
 
     def leader(self) -> str | None:
         leaders = [n for n, node in self.nodes.items() if node.alive and node.raft.role == Role.LEADER]

@@ -1,23 +1,25 @@
 """Deterministic simulation of a Raft cluster under faults, with Raft's safety properties checked.
 
-One seed fixes everything: the network's cuts, drops, delays (hence reordering) and duplicates,
-crashes (also half-way through handling a Ready, before or after the save), restarts from
-storage, membership changes, snapshots and compaction, leadership transfers, client proposals
-and ReadIndex reads. No wall clock, no threads; string hashing never affects the order of
-anything. A failure raises SimulationFailure naming the seed and the recent events.
+One seed fixes everything: the network's cuts, partitions, drops, delays (hence reordering) and
+duplicates, crashes (also half-way through handling a Ready, before or after the save), pauses
+(SIGSTOP: no ticks, inbound messages held until it resumes), restarts from storage, membership
+changes, snapshots and compaction, leadership transfers, client proposals and ReadIndex reads.
+No wall clock, no threads; string hashing never affects the order of anything. A failure raises
+SimulationFailure naming the seed and the recent events.
 
 Checked while running (every Ready / apply, and after every step):
 - election safety: at most one leader per term;
 - log matching: an (index, term) pair always names the same entry with the same predecessor
   term, in every log it ever appears in (inductively: identical prefixes);
-- leader completeness: a new leader's log holds the newest entry known to be committed;
+- leader completeness: a new leader's log holds the newest entry known to have been committed
+  in an earlier term;
 - state machine safety: every index is applied with the same entry everywhere, and the state
   after it (a hash chain, also what snapshots carry) is the same everywhere;
 - ReadIndex: a released read's index covers everything committed before the read was asked;
 - acknowledgements: a proposal is acked when the node that accepted it applies its data at the
   index it was given; an index is never acked with two different data.
-At the end the network heals, every stopped member restarts, the cluster must settle, and every
-acknowledged proposal must be applied, in the same order, on every member.
+At the end the network heals, every member that is down restarts, the cluster must settle, and
+every acknowledged proposal must be applied, in the same order, on every member.
 """
 
 from __future__ import annotations
@@ -25,7 +27,9 @@ from __future__ import annotations
 import heapq
 import random
 from collections import Counter, deque
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from alcor.raft import (
     ConfChange,
@@ -46,6 +50,8 @@ from alcor.raft.wire import decode_conf_change
 
 from .harness import Hooks, NodeOptions, SimNode
 
+T = TypeVar("T")
+
 
 class SimulationFailure(AssertionError):
     pass
@@ -53,16 +59,33 @@ class SimulationFailure(AssertionError):
 
 @dataclass
 class SimParams:
+    """What a run does. Fields left None are drawn from the seed, so seeds differ in character
+    (calm or stormy, one entry per message or many, small or large inflight windows)."""
+
     nodes: int = 3
-    steps: int = 300
+    steps: int = 1000
     election_tick: int = 10
-    max_inflight_msgs: int = 4
-    max_size_per_msg: int = 400
+    max_inflight_msgs: int | None = None
+    max_size_per_msg: int | None = None
     p_client: float = 0.35  # per step: a client proposes or reads
-    p_nemesis: float = 0.06  # per step: one fault or operation
-    p_crash_in_ready: float = 0.002  # per Ready handled
+    p_nemesis: float | None = None  # per step: one fault or operation
+    p_crash_in_ready: float | None = None  # per Ready handled: crash before or after the save
+    compact_every: int | None = None  # applied entries between automatic snapshots
     membership: bool = True
     settle_steps: int = 3000
+
+    def resolve(self, rng: random.Random) -> SimParams:
+        def pick(value: T | None, choices: list[T]) -> T:
+            return rng.choice(choices) if value is None else value
+
+        return replace(
+            self,
+            max_inflight_msgs=pick(self.max_inflight_msgs, [1, 2, 4, 64]),
+            max_size_per_msg=pick(self.max_size_per_msg, [1, 100, 400, 1 << 20]),
+            p_nemesis=pick(self.p_nemesis, [0.02, 0.05, 0.1]),
+            p_crash_in_ready=pick(self.p_crash_in_ready, [0.0, 0.002, 0.01]),
+            compact_every=pick(self.compact_every, [8, 20, 50, 10**9]),
+        )
 
 
 class Network:
@@ -89,8 +112,10 @@ class Network:
             self._push(m)
 
     def _push(self, m: Message) -> None:
-        delay = self.rng.randint(0, self.max_delay) if self.max_delay else 0
-        heapq.heappush(self._queue, (self.now + delay, self._seq, m))
+        self.defer(m, self.now + (self.rng.randint(0, self.max_delay) if self.max_delay else 0))
+
+    def defer(self, m: Message, at: int) -> None:
+        heapq.heappush(self._queue, (at, self._seq, m))
         self._seq += 1
 
     def dropped(self, m: Message) -> None:
@@ -103,9 +128,6 @@ class Network:
             out.append(heapq.heappop(self._queue)[2])
         return out
 
-    def idle(self) -> bool:
-        return not self._queue
-
     def heal(self) -> None:
         self.blocked.clear()
         self.drop_rate = self.dup_rate = 0.0
@@ -117,7 +139,10 @@ class Checker(Hooks):
         self.sim = sim
         self.leaders: dict[int, str] = {}
         self.entries: dict[tuple[int, int], tuple[int, bytes, int]] = {}
-        self.committed_term: dict[int, int] = {}
+        self.committed_term: dict[int, int] = {}  # index -> term of the committed entry
+        # index -> a term in which it was already committed: the smallest term of any node that
+        # reported it committed (never below the term of the leader that committed it).
+        self.committed_by: dict[int, int] = {}
         self.max_committed = 0
         self.applied: dict[int, Entry] = {}
         self.digest_at: dict[int, bytes] = {}
@@ -130,10 +155,11 @@ class Checker(Hooks):
         if other != node:
             self.fail(f"election safety: {other} and {node} both lead term {term}")
 
-    def note_committed(self, index: int, term: int) -> None:
+    def note_committed(self, index: int, term: int, observer_term: int) -> None:
         known = self.committed_term.setdefault(index, term)
         if known != term:
-            self.fail(f"index {index} committed at term {known} and at term {term}")
+            self.fail(f"index {index} committed with term {known} and with term {term}")
+        self.committed_by[index] = min(self.committed_by.get(index, observer_term), observer_term)
         self.max_committed = max(self.max_committed, index)
 
     def on_ready(self, node: SimNode, rd: Ready) -> None:
@@ -142,7 +168,7 @@ class Checker(Hooks):
             self.note_leader(node.id, core.term)
             self.check_leader_completeness(node)
         if rd.snapshot is not None:
-            self.note_committed(rd.snapshot.metadata.index, rd.snapshot.metadata.term)
+            self.note_committed(rd.snapshot.metadata.index, rd.snapshot.metadata.term, core.term)
         prev_term = core.log.term(rd.entries[0].index - 1) if rd.entries else 0
         for e in rd.entries:
             seen = self.entries.setdefault((e.index, e.term), (e.type, e.data, prev_term))
@@ -150,23 +176,27 @@ class Checker(Hooks):
                 self.fail(f"log matching: {node.id} has ({e.index}, {e.term}) = {e.data!r}/prev {prev_term}, seen {seen}")
             prev_term = e.term
         for e in rd.committed_entries:
-            self.note_committed(e.index, e.term)
+            self.note_committed(e.index, e.term, core.term)
         for rs in rd.read_states:
             floor = self.sim.reads.pop(rs.context, None)
             if floor is not None and rs.index < floor:
                 self.fail(f"stale read on {node.id}: index {rs.index} < {floor} committed before it was asked")
 
     def check_leader_completeness(self, node: SimNode) -> None:
-        if not self.max_committed:
+        # Entries committed in earlier terms must be in the new leader's log. (Not everything
+        # known committed: a candidate of an old term can still win late, when replies to its
+        # vote requests were delayed, after later terms committed more.)
+        term = node.raft.term
+        older = [i for i, t in self.committed_by.items() if t < term]
+        if not older:
             return
-        log = node.raft.log
-        index = self.max_committed
+        index = max(older)
         try:
-            term = log.term(index)
+            ours = node.raft.log.term(index)
         except Compacted:
             return  # below its snapshot, which only holds committed entries
-        if term != self.committed_term[index]:
-            self.fail(f"leader completeness: new leader {node.id} lacks committed entry {index}")
+        if ours != self.committed_term[index]:
+            self.fail(f"leader completeness: new leader {node.id} (term {term}) lacks committed entry {index}")
 
     def on_apply(self, node: SimNode, e: Entry) -> None:
         first = self.applied.setdefault(e.index, e)
@@ -193,11 +223,12 @@ class Checker(Hooks):
 class Simulation:
     def __init__(self, seed: int, params: SimParams | None = None) -> None:
         self.seed = seed
-        self.p = params or SimParams()
         self.rng = random.Random(seed)
+        self.p = (params or SimParams()).resolve(self.rng)
         self.net = Network(random.Random(seed * 7919 + 1))
         self.trace: deque[str] = deque(maxlen=60)
         self.checker = Checker(self)
+        assert self.p.max_inflight_msgs is not None and self.p.max_size_per_msg is not None
         self.options = NodeOptions(
             election_tick=self.p.election_tick,
             max_inflight_msgs=self.p.max_inflight_msgs,
@@ -216,7 +247,7 @@ class Simulation:
         self.proposed = 0
         self.step_no = 0
         self.stats: Counter[str] = Counter()
-        self.compact_every = self.rng.choice([8, 20, 50, 10**9])
+        self.paused: dict[str, int] = {}  # node -> step it resumes at (SIGSTOP)
         for node_id in ids:
             self._process(self.nodes[node_id])
 
@@ -262,7 +293,9 @@ class Simulation:
 
     def _process(self, node: SimNode) -> None:
         crash_at = None
-        if self.p.p_crash_in_ready and self.rng.random() < self.p.p_crash_in_ready:
+        if self.p.p_crash_in_ready and node.core is not None and node.core.has_ready() and (
+            self.rng.random() < self.p.p_crash_in_ready
+        ):
             crash_at = self.rng.choice(["before_save", "after_save"])
         was_alive = node.alive
         node.process(self.net.send, crash_at)
@@ -273,6 +306,9 @@ class Simulation:
         node = self.nodes.get(m.to_id)
         if node is None or not node.alive or (m.from_id, m.to_id) in self.net.blocked:
             self.net.dropped(m)
+            return
+        if m.to_id in self.paused:
+            self.net.defer(m, self.paused[m.to_id])  # kernel buffers hold it until SIGCONT
             return
         node.raft.step(m)
         self._process(node)
@@ -288,8 +324,12 @@ class Simulation:
     def step(self) -> None:
         self.step_no += 1
         self.net.now += 1
+        for node_id, until in list(self.paused.items()):
+            if until <= self.step_no:
+                del self.paused[node_id]
+                self.log(f"resume {node_id}", "resume")
         for node in self.nodes.values():
-            if node.alive and self.rng.random() < 0.95:  # clocks drift a little
+            if node.alive and node.id not in self.paused and self.rng.random() < 0.95:  # clocks drift
                 node.raft.tick()
                 self._process(node)
         for m in self.net.due():
@@ -301,7 +341,7 @@ class Simulation:
         self._auto_compact()
         if self.rng.random() < self.p.p_client:
             self._client()
-        if self.rng.random() < self.p.p_nemesis:
+        if self.rng.random() < (self.p.p_nemesis or 0.0):
             self._nemesis()
         self.checker.check_step()
 
@@ -340,7 +380,7 @@ class Simulation:
         actions = [
             self._cut, self._cut, self._isolate, self._partition, self._heal, self._heal,
             self._crash, self._restart, self._restart, self._weather, self._compact, self._compact,
-            self._transfer,
+            self._transfer, self._pause, self._crash_leader, self._isolate_leader,
         ]
         if self.p.membership:
             actions += [self._membership, self._membership]
@@ -392,6 +432,28 @@ class Simulation:
             node.crash()
             self.log(f"crash {node.id}", "crash")
 
+    def _crash_leader(self) -> None:
+        leader = self.leader()
+        if leader is not None:
+            leader.crash()
+            self.log(f"crash leader {leader.id}", "crash")
+
+    def _isolate_leader(self) -> None:
+        leader = self.leader()
+        if leader is not None:
+            for b in self.nodes:
+                if b != leader.id:
+                    self.net.blocked |= {(leader.id, b), (b, leader.id)}
+            self.log(f"isolate leader {leader.id}", "isolate")
+
+    def _pause(self) -> None:
+        candidates = [n.id for n in self.alive() if n.id not in self.paused]
+        if candidates:
+            leader = self.leader()
+            node_id = leader.id if leader is not None and self.rng.random() < 0.5 else self.rng.choice(candidates)
+            self.paused[node_id] = self.step_no + self.rng.randint(5, 4 * self.p.election_tick)
+            self.log(f"pause {node_id} until {self.paused[node_id]}", "pause")
+
     def _restart(self) -> None:
         down = [n for n in self.nodes.values() if not n.alive and n.id not in self.stopped]
         if down:
@@ -410,7 +472,7 @@ class Simulation:
     def _auto_compact(self) -> None:
         # As a controller would: snapshot every so many applied entries, keeping a short tail.
         for node in self.alive():
-            if node.sm.applied - node.storage.snapshot().metadata.index >= self.compact_every:
+            if node.sm.applied - node.storage.snapshot().metadata.index >= (self.p.compact_every or 0):
                 node.snapshot_and_compact(keep=self.rng.choice([0, 5]))
                 self.stats["auto compact"] += 1
 
@@ -449,6 +511,28 @@ class Simulation:
             self._add_node(target, MemoryStorage())  # the operator starts it empty, then adds it
         self._process(leader)
 
+    # -- scripting (scenario tests drive the same machinery by hand) -------------------------
+
+    def propose_on(self, node_id: str, data: bytes) -> int:
+        node = self.nodes[node_id]
+        index = node.raft.propose(data)
+        self.pending[(node_id, node.incarnation, index)] = data
+        self._process(node)
+        return index
+
+    def isolate(self, node_id: str) -> None:
+        for other in self.nodes:
+            if other != node_id:
+                self.net.blocked |= {(node_id, other), (other, node_id)}
+        self.log(f"isolate {node_id}", "isolate")
+
+    def run_until(self, done: Callable[[], bool], max_steps: int = 2000) -> None:
+        for _ in range(max_steps):
+            if done():
+                return
+            self.step()
+        self.fail("scripted condition not reached")
+
     # -- the run ----------------------------------------------------------------------------
 
     def run(self) -> Simulation:
@@ -460,6 +544,7 @@ class Simulation:
 
     def heal_all(self) -> None:
         self.net.heal()
+        self.paused.clear()
         for node in self.nodes.values():
             if not node.alive and node.id not in self.stopped:
                 node.start()
