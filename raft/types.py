@@ -166,9 +166,9 @@ def limit_size(entries: list[Entry], max_size: int | None) -> list[Entry]:
     """The longest prefix within max_size bytes, but never empty if entries is not (progress)."""
     if max_size is None or not entries:
         return entries
-    total = entries[0].size()
-    for i in range(1, len(entries)):
-        total += entries[i].size()
-        if total > max_size:
+    total = 0
+    for i, e in enumerate(entries):
+        total += len(e.data) + ENTRY_OVERHEAD
+        if total > max_size and i:
             return entries[:i]
     return entries

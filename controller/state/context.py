@@ -122,7 +122,7 @@ class Ctx:
         """
         if self.caller.admin and not requested:
             found = self.load(kind, id_, field)
-            return found, found.project_id  # type: ignore[union-attr]
+            return found, kind.project(found)
         project = self.target_project(requested, project_field)
         return self.load(kind, id_, field, project), project
 
