@@ -6,7 +6,9 @@ import click
 
 from alcor import __version__
 
+from .agent import agent
 from .cluster import cluster
+from .controller import controller
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -21,7 +23,9 @@ def cli() -> None:
     """
 
 
+cli.add_command(agent)
 cli.add_command(cluster)
+cli.add_command(controller)
 
 
 def main() -> None:

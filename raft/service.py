@@ -17,7 +17,7 @@ from .errors import NotLeader, OutcomeUnknown, ProposalDropped, RaftError
 from .node import RaftNode
 from .types import Role
 
-DOMAIN = "alcor.io"
+DOMAIN = "alcor.dev"  # the same domain as the state machine's errors
 
 
 def error_status(code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str] | None = None) -> grpc.Status:
