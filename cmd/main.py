@@ -9,6 +9,11 @@ from alcor import __version__
 from .agent import agent
 from .cluster import cluster
 from .controller import controller
+from .node import node
+from .port import port
+from .sg import sg
+from .vpc import subnet, vpc
+from .watch import watch
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -25,6 +30,8 @@ def cli() -> None:
 
 cli.add_command(agent)
 cli.add_command(cluster)
+for _group in (vpc, subnet, port, sg, node, watch):
+    cli.add_command(_group)
 cli.add_command(controller)
 
 

@@ -8,6 +8,8 @@ from functools import wraps
 from typing import Any, TypeVar
 
 import click
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
 
 from alcor.sdk import AlcorError
 
@@ -24,6 +26,29 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
 
 def emit(output: str, data: Any, render: Callable[[Any], str]) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=True) if output == "json" else render(data))
+
+
+def to_data(message: Message) -> dict[str, Any]:
+    """A message as plain JSON data: every field (defaults included, unset oneof members left
+    out), numbers as numbers, enums by their proto names."""
+    out: dict[str, Any] = {}
+    for f in message.DESCRIPTOR.fields:
+        if f.containing_oneof is not None and not message.HasField(f.name):
+            continue
+        value = getattr(message, f.name)
+        if f.is_repeated:
+            out[f.name] = [_value(f, v) for v in value]
+        else:
+            out[f.name] = _value(f, value)
+    return out
+
+
+def _value(f: Any, value: Any) -> Any:
+    if f.type == FieldDescriptor.TYPE_MESSAGE:
+        return to_data(value)
+    if f.type == FieldDescriptor.TYPE_ENUM:
+        return f.enum_type.values_by_number[value].name if value in f.enum_type.values_by_number else value
+    return value
 
 
 def friendly_errors(fn: F) -> F:

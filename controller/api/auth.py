@@ -5,8 +5,8 @@ Token file: one token per line, `TOKEN SCOPE` where SCOPE is `admin`, `project:I
 `host:HOST_ID` (an agent token); blank lines and `#` comments are ignored. Without a token file
 the server runs open: every caller is admin, in project `default` unless a request names
 another (the server says so at start). With TLS client
-certificates, an agent may instead authenticate by a certificate whose common name is
-`host:HOST_ID`.
+certificates, an agent may instead authenticate by a client certificate (signed by the
+configured CA) whose common name is its host id (`HOST_ID` or `host:HOST_ID`).
 """
 
 from __future__ import annotations
@@ -109,6 +109,5 @@ def _certificate_host(context: grpc.aio.ServicerContext) -> str:
     auth = context.auth_context() or {}
     for name in auth.get("x509_common_name", ()):
         text = name.decode() if isinstance(name, bytes) else str(name)
-        if text.startswith("host:"):
-            return text[5:]
+        return text.removeprefix("host:")
     return ""
