@@ -33,8 +33,10 @@ def status(endpoints: str, token: str | None, output: str) -> None:
         s = c.cluster_status()
 
     def render(_: object) -> str:
-        head = (f"leader {s.leader_id or '(none)'}  term {s.term}  commit {s.commit_index}  "
-                f"applied {s.applied_index}  (answered by {s.member_id})")
+        head = (
+            f"leader {s.leader_id or '(none)'}  term {s.term}  commit {s.commit_index}  "
+            f"applied {s.applied_index}  (answered by {s.member_id})"
+        )
         return head + "\n" + table(_rows(s.members), MEMBER_COLUMNS)
 
     emit(output, _status_dict(s), render)
@@ -53,8 +55,15 @@ def _status_dict(s: ClusterStatus) -> dict[str, object]:
 @token_option
 @output_option
 @friendly_errors
-def join(member_id: str, peer_address: str, api_address: str, learner_only: bool,
-         endpoints: str, token: str | None, output: str) -> None:
+def join(
+    member_id: str,
+    peer_address: str,
+    api_address: str,
+    learner_only: bool,
+    endpoints: str,
+    token: str | None,
+    output: str,
+) -> None:
     """Add a member: it joins as a learner, catches up, then becomes a voter.
 
     Start the new member's process first, pointed at the cluster, then run this.

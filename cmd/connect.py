@@ -21,28 +21,54 @@ from .output import endpoints_option, friendly_errors, output_option, token_opti
 _OPTIONS = [
     endpoints_option,
     token_option,
-    click.option("--ca", envvar="ALCOR_CA", type=click.Path(dir_okay=False),
-                 help="CA certificate (PEM) to trust: connect with TLS (env ALCOR_CA)."),
-    click.option("--cert", envvar="ALCOR_CERT", type=click.Path(dir_okay=False),
-                 help="Client certificate (PEM) for mutual TLS (env ALCOR_CERT)."),
-    click.option("--key", envvar="ALCOR_KEY", type=click.Path(dir_okay=False),
-                 help="Client key (PEM) for mutual TLS (env ALCOR_KEY)."),
-    click.option("--timeout", type=click.FloatRange(min=0.1), default=10.0, show_default=True,
-                 help="Deadline of each request in seconds."),
+    click.option(
+        "--ca",
+        envvar="ALCOR_CA",
+        type=click.Path(dir_okay=False),
+        help="CA certificate (PEM) to trust: connect with TLS (env ALCOR_CA).",
+    ),
+    click.option(
+        "--cert",
+        envvar="ALCOR_CERT",
+        type=click.Path(dir_okay=False),
+        help="Client certificate (PEM) for mutual TLS (env ALCOR_CERT).",
+    ),
+    click.option(
+        "--key",
+        envvar="ALCOR_KEY",
+        type=click.Path(dir_okay=False),
+        help="Client key (PEM) for mutual TLS (env ALCOR_KEY).",
+    ),
+    click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.1),
+        default=10.0,
+        show_default=True,
+        help="Deadline of each request in seconds.",
+    ),
     output_option,
 ]
 
 
-def open_client(endpoints: str, token: str | None, ca: str | None, cert: str | None, key: str | None,
-                timeout: float) -> Client:
+def open_client(
+    endpoints: str, token: str | None, ca: str | None, cert: str | None, key: str | None, timeout: float
+) -> Client:
     tls = tls_credentials(ca, cert, key) if (ca or cert or key) else None
     return Client(endpoints, token=token, tls=tls, timeout=timeout)
 
 
 def connected(fn: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(fn)
-    def command(endpoints: str, token: str | None, ca: str | None, cert: str | None, key: str | None,
-                timeout: float, output: str, **kwargs: Any) -> Any:
+    def command(
+        endpoints: str,
+        token: str | None,
+        ca: str | None,
+        cert: str | None,
+        key: str | None,
+        timeout: float,
+        output: str,
+        **kwargs: Any,
+    ) -> Any:
         with open_client(endpoints, token, ca, cert, key, timeout) as client:
             return fn(client=client, output=output, **kwargs)
 

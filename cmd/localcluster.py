@@ -21,9 +21,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from alcor.v1 import cluster_pb2, cluster_pb2_grpc
 
 
-def free_port() -> int:
+def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
+        s.bind((host, 0))
         return int(s.getsockname()[1])
 
 
@@ -42,6 +42,8 @@ class LocalCluster:
 
     root: Path
     size: int = 3
+    # the address every member listens on (the demo's hosts reach it through their underlay)
+    host: str = "127.0.0.1"
     extra: list[str] = field(default_factory=list)
     members: dict[str, Member] = field(default_factory=dict)
     founding: list[str] = field(default_factory=list)
@@ -53,7 +55,7 @@ class LocalCluster:
     def start(self) -> None:
         self.founding = [f"c{i + 1}" for i in range(self.size)]
         for i in self.founding:
-            self.members[i] = Member(i, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", self.root / i)
+            self.members[i] = Member(i, f"{self.host}:{free_port(self.host)}", f"{self.host}:{free_port(self.host)}", self.root / i)
         for i in self.founding:
             self.launch(i, wait=False)
         for i in self.founding:
@@ -78,7 +80,7 @@ class LocalCluster:
 
     def add(self, member_id: str) -> Member:
         """A new member process started with --join (it waits to be added: alcor cluster join)."""
-        self.members[member_id] = Member(member_id, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
+        self.members[member_id] = Member(member_id, f"{self.host}:{free_port(self.host)}", f"{self.host}:{free_port(self.host)}",
                                          self.root / member_id)
         self.launch(member_id, ["--join", self.endpoints[0]])
         return self.members[member_id]

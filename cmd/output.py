@@ -18,7 +18,9 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     cells = [[str(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)]
+    widths = [
+        max(len(c), *(len(row[i]) for row in cells)) if cells else len(c) for i, c in enumerate(columns)
+    ]
     lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()]
     lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in cells]
     return "\n".join(lines)
@@ -67,8 +69,20 @@ def friendly_errors(fn: F) -> F:
 
 
 endpoints_option = click.option(
-    "--endpoints", envvar="ALCOR_ENDPOINTS", default="127.0.0.1:6001", show_default=True,
-    help="Controller API endpoints, host:port[,host:port...] (env ALCOR_ENDPOINTS).")
-token_option = click.option("--token", envvar="ALCOR_TOKEN", default=None, help="Bearer token (env ALCOR_TOKEN).")
-output_option = click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
-                             show_default=True, help="Output format.")
+    "--endpoints",
+    envvar="ALCOR_ENDPOINTS",
+    default="127.0.0.1:6001",
+    show_default=True,
+    help="Controller API endpoints, host:port[,host:port...] (env ALCOR_ENDPOINTS).",
+)
+token_option = click.option(
+    "--token", envvar="ALCOR_TOKEN", default=None, help="Bearer token (env ALCOR_TOKEN)."
+)
+output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="Output format.",
+)

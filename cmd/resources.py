@@ -44,28 +44,75 @@ def ips(port: res.Port) -> str:
     return ",".join(f.ip_address for f in port.fixed_ips)
 
 
-VPC = Kind("vpc", "vpc", "VPC_ID", ["id", "name", "project_id", "cidr", "vni", "status", "revision"],
-           lambda v: {**_base(v), "cidr": v.cidr, "vni": v.vni, "status": short_name(res.VpcStatus, v.status)},
-           filters=[("project_id", "Only this project's."), ("name", "Only with this name.")])
-SUBNET = Kind("subnet", "subnet", "SUBNET_ID",
-              ["id", "name", "vpc_id", "cidr", "gateway_ip", "pools", "revision"],
-              lambda s: {**_base(s), "vpc_id": s.vpc_id, "cidr": s.cidr, "gateway_ip": s.gateway_ip,
-                         "pools": ",".join(f"{p.start}-{p.end}" for p in s.allocation_pools)},
-              filters=[("vpc_id", "Only in this VPC."), ("project_id", "Only this project's."),
-                       ("name", "Only with this name.")])
-PORT = Kind("port", "port", "PORT_ID",
-            ["id", "name", "subnet_id", "ips", "mac_address", "host_id", "status", "revision"],
-            lambda p: {**_base(p), "subnet_id": p.subnet_id, "ips": ips(p), "mac_address": p.mac_address,
-                       "host_id": p.host_id, "status": short_name(res.PortStatus, p.status)},
-            filters=[("subnet_id", "Only in this subnet."), ("vpc_id", "Only in this VPC."),
-                     ("host_id", "Only bound to this host."), ("device_id", "Only of this device."),
-                     ("project_id", "Only this project's."), ("name", "Only with this name.")])
-SG = Kind("sg", "security_group", "SECURITY_GROUP_ID", ["id", "name", "project_id", "rules", "revision"],
-          lambda g: {**_base(g), "rules": len(g.rules)},
-          filters=[("project_id", "Only this project's."), ("name", "Only with this name.")])
-NODE = Kind("node", "node", "HOST_ID", ["host_id", "name", "underlay_ip", "agent_version", "revision"],
-            lambda n: {"host_id": n.host_id, "name": n.name, "underlay_ip": n.underlay_ip,
-                       "agent_version": n.agent_version, "revision": n.revision})
+VPC = Kind(
+    "vpc",
+    "vpc",
+    "VPC_ID",
+    ["id", "name", "project_id", "cidr", "vni", "status", "revision"],
+    lambda v: {**_base(v), "cidr": v.cidr, "vni": v.vni, "status": short_name(res.VpcStatus, v.status)},
+    filters=[("project_id", "Only this project's."), ("name", "Only with this name.")],
+)
+SUBNET = Kind(
+    "subnet",
+    "subnet",
+    "SUBNET_ID",
+    ["id", "name", "vpc_id", "cidr", "gateway_ip", "pools", "revision"],
+    lambda s: {
+        **_base(s),
+        "vpc_id": s.vpc_id,
+        "cidr": s.cidr,
+        "gateway_ip": s.gateway_ip,
+        "pools": ",".join(f"{p.start}-{p.end}" for p in s.allocation_pools),
+    },
+    filters=[
+        ("vpc_id", "Only in this VPC."),
+        ("project_id", "Only this project's."),
+        ("name", "Only with this name."),
+    ],
+)
+PORT = Kind(
+    "port",
+    "port",
+    "PORT_ID",
+    ["id", "name", "subnet_id", "ips", "mac_address", "host_id", "status", "revision"],
+    lambda p: {
+        **_base(p),
+        "subnet_id": p.subnet_id,
+        "ips": ips(p),
+        "mac_address": p.mac_address,
+        "host_id": p.host_id,
+        "status": short_name(res.PortStatus, p.status),
+    },
+    filters=[
+        ("subnet_id", "Only in this subnet."),
+        ("vpc_id", "Only in this VPC."),
+        ("host_id", "Only bound to this host."),
+        ("device_id", "Only of this device."),
+        ("project_id", "Only this project's."),
+        ("name", "Only with this name."),
+    ],
+)
+SG = Kind(
+    "sg",
+    "security_group",
+    "SECURITY_GROUP_ID",
+    ["id", "name", "project_id", "rules", "revision"],
+    lambda g: {**_base(g), "rules": len(g.rules)},
+    filters=[("project_id", "Only this project's."), ("name", "Only with this name.")],
+)
+NODE = Kind(
+    "node",
+    "node",
+    "HOST_ID",
+    ["host_id", "name", "underlay_ip", "agent_version", "revision"],
+    lambda n: {
+        "host_id": n.host_id,
+        "name": n.name,
+        "underlay_ip": n.underlay_ip,
+        "agent_version": n.agent_version,
+        "revision": n.revision,
+    },
+)
 
 
 def _base(r: Any) -> dict[str, Any]:
@@ -92,7 +139,9 @@ def standard_commands(group: click.Group, kind: Kind) -> None:
     command = connected(list_)
     for name, help_ in reversed(kind.filters):
         command = click.option(f"--{name.removesuffix('_id').replace('_', '-')}", name, help=help_)(command)
-    command = click.option("--stale", is_flag=True, help="Answer from the member's local state (may lag).")(command)
+    command = click.option("--stale", is_flag=True, help="Answer from the member's local state (may lag).")(
+        command
+    )
     group.command("list")(command)
 
     @group.command("delete")
@@ -100,8 +149,11 @@ def standard_commands(group: click.Group, kind: Kind) -> None:
     @connected
     def delete(client: Client, output: str, resource_id: str) -> None:
         revision = getattr(client, f"delete_{kind.noun}")(resource_id)
-        emit(output, {"id": resource_id, "revision": revision},
-             lambda d: f"deleted {kind.name} {d['id']} at revision {d['revision']}")
+        emit(
+            output,
+            {"id": resource_id, "revision": revision},
+            lambda d: f"deleted {kind.name} {d['id']} at revision {d['revision']}",
+        )
 
     delete.help = f"Delete a {kind.name}."
 

@@ -23,13 +23,24 @@ RULE_COLUMNS = ["id", "direction", "ethertype", "protocol", "ports", "remote", "
 
 
 def rule_row(r: res.SecurityGroupRule) -> dict[str, Any]:
-    ports = "" if not (r.port_range_min or r.port_range_max) else (
-        str(r.port_range_min) if r.port_range_min == r.port_range_max else f"{r.port_range_min}-{r.port_range_max}")
-    return {"id": r.id, "direction": short_name(res.Direction, r.direction),
-            "ethertype": short_name(res.Ethertype, r.ethertype) or "ipv4",
-            "protocol": short_name(res.Protocol, r.protocol), "ports": ports,
-            "remote": r.remote_ip_prefix or (f"group {r.remote_group_id}" if r.remote_group_id else "any"),
-            "description": r.description}
+    ports = (
+        ""
+        if not (r.port_range_min or r.port_range_max)
+        else (
+            str(r.port_range_min)
+            if r.port_range_min == r.port_range_max
+            else f"{r.port_range_min}-{r.port_range_max}"
+        )
+    )
+    return {
+        "id": r.id,
+        "direction": short_name(res.Direction, r.direction),
+        "ethertype": short_name(res.Ethertype, r.ethertype) or "ipv4",
+        "protocol": short_name(res.Protocol, r.protocol),
+        "ports": ports,
+        "remote": r.remote_ip_prefix or (f"group {r.remote_group_id}" if r.remote_group_id else "any"),
+        "description": r.description,
+    }
 
 
 def port_range(text: str | None) -> dict[str, int]:
@@ -44,7 +55,7 @@ def port_range(text: str | None) -> dict[str, int]:
 
 
 def parse_rule(text: str) -> dict[str, Any]:
-    """"direction=ingress,protocol=tcp,port=22" -> the keyword arguments of a rule."""
+    """ "direction=ingress,protocol=tcp,port=22" -> the keyword arguments of a rule."""
     fields: dict[str, Any] = {}
     for item in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = item.partition("=")
@@ -66,8 +77,15 @@ def sg() -> None:
 
 
 def _show_group(output: str, group: res.SecurityGroup) -> None:
-    emit(output, to_data(group), lambda _: table([SG.row(group)], SG.columns) + "\n\n"
-         + table([rule_row(r) for r in group.rules], RULE_COLUMNS))
+    emit(
+        output,
+        to_data(group),
+        lambda _: (
+            table([SG.row(group)], SG.columns)
+            + "\n\n"
+            + table([rule_row(r) for r in group.rules], RULE_COLUMNS)
+        ),
+    )
 
 
 @sg.command("create")
@@ -76,11 +94,16 @@ def _show_group(output: str, group: res.SecurityGroup) -> None:
 @click.option("--rule", "rules", multiple=True, metavar="KEY=VALUE,...", help="A rule (repeatable).")
 @click.option("--project", "project_id", default="", help="Project (admin tokens only).")
 @connected
-def create_sg(client: Client, output: str, name: str, description: str, rules: tuple[str, ...],
-              project_id: str) -> None:
+def create_sg(
+    client: Client, output: str, name: str, description: str, rules: tuple[str, ...], project_id: str
+) -> None:
     """Create a security group, optionally with rules."""
-    _show_group(output, client.create_security_group(
-        name=name, description=description, rules=[parse_rule(r) for r in rules], project_id=project_id))
+    _show_group(
+        output,
+        client.create_security_group(
+            name=name, description=description, rules=[parse_rule(r) for r in rules], project_id=project_id
+        ),
+    )
 
 
 @sg.command("update")
@@ -88,8 +111,9 @@ def create_sg(client: Client, output: str, name: str, description: str, rules: t
 @click.option("--name", default=None)
 @click.option("--description", default=None)
 @connected
-def update_sg(client: Client, output: str, security_group_id: str, name: str | None,
-              description: str | None) -> None:
+def update_sg(
+    client: Client, output: str, security_group_id: str, name: str | None, description: str | None
+) -> None:
     """Change a security group's name or description."""
     show(output, SG, client.update_security_group(security_group_id, name=name, description=description))
 
@@ -123,12 +147,29 @@ def rule() -> None:
 @click.option("--remote-group", "remote_group_id", default="", help="Remote security group.")
 @click.option("--description", default="")
 @connected
-def add_rule(client: Client, output: str, security_group_id: str, direction: str, ethertype: str, protocol: str,
-             ports: str | None, remote_ip_prefix: str, remote_group_id: str, description: str) -> None:
+def add_rule(
+    client: Client,
+    output: str,
+    security_group_id: str,
+    direction: str,
+    ethertype: str,
+    protocol: str,
+    ports: str | None,
+    remote_ip_prefix: str,
+    remote_group_id: str,
+    description: str,
+) -> None:
     """Add a rule to a security group."""
     r = client.create_security_group_rule(
-        security_group_id, direction=direction, ethertype=ethertype, protocol=protocol, **port_range(ports),
-        remote_ip_prefix=remote_ip_prefix, remote_group_id=remote_group_id, description=description)
+        security_group_id,
+        direction=direction,
+        ethertype=ethertype,
+        protocol=protocol,
+        **port_range(ports),
+        remote_ip_prefix=remote_ip_prefix,
+        remote_group_id=remote_group_id,
+        description=description,
+    )
     emit(output, to_data(r), lambda _: table([rule_row(r)], RULE_COLUMNS))
 
 
@@ -139,5 +180,8 @@ def add_rule(client: Client, output: str, security_group_id: str, direction: str
 def delete_rule(client: Client, output: str, security_group_id: str, rule_id: str) -> None:
     """Delete a rule from a security group."""
     revision = client.delete_security_group_rule(security_group_id, rule_id)
-    emit(output, {"id": rule_id, "revision": revision},
-         lambda d: f"deleted rule {d['id']} at revision {d['revision']}")
+    emit(
+        output,
+        {"id": rule_id, "revision": revision},
+        lambda d: f"deleted rule {d['id']} at revision {d['revision']}",
+    )

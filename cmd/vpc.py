@@ -18,7 +18,9 @@ def vpc() -> None:
 @vpc.command("create")
 @click.option("--name", default="", help="A name for people.")
 @click.option("--cidr", required=True, help="IPv4 CIDR, e.g. 10.0.0.0/16.")
-@click.option("--project", "project_id", default="", help="Project (admin tokens only; default: the token's).")
+@click.option(
+    "--project", "project_id", default="", help="Project (admin tokens only; default: the token's)."
+)
 @click.option("--description", default="")
 @connected
 def create_vpc(client: Client, output: str, name: str, cidr: str, project_id: str, description: str) -> None:
@@ -49,21 +51,47 @@ def subnet() -> None:
 @click.option("--cidr", required=True, help="IPv4 CIDR inside the VPC's.")
 @click.option("--name", default="")
 @click.option("--gateway", "gateway_ip", default="", help="Gateway address (default: the first usable).")
-@click.option("--pool", "pools", multiple=True, metavar="START-END",
-              help="An allocation pool (repeatable; default: the CIDR less network, gateway, broadcast).")
+@click.option(
+    "--pool",
+    "pools",
+    multiple=True,
+    metavar="START-END",
+    help="An allocation pool (repeatable; default: the CIDR less network, gateway, broadcast).",
+)
 @click.option("--dns", multiple=True, metavar="IP[,IP]", help="DNS nameservers (repeatable).")
 @click.option("--route", "routes", multiple=True, metavar="DEST,NEXTHOP", help="A host route (repeatable).")
 @click.option("--project", "project_id", default="", help="Project (admin tokens only).")
 @click.option("--description", default="")
 @connected
-def create_subnet(client: Client, output: str, vpc_id: str, cidr: str, name: str, gateway_ip: str,
-                  pools: tuple[str, ...], dns: tuple[str, ...], routes: tuple[str, ...], project_id: str,
-                  description: str) -> None:
+def create_subnet(
+    client: Client,
+    output: str,
+    vpc_id: str,
+    cidr: str,
+    name: str,
+    gateway_ip: str,
+    pools: tuple[str, ...],
+    dns: tuple[str, ...],
+    routes: tuple[str, ...],
+    project_id: str,
+    description: str,
+) -> None:
     """Create a subnet in a VPC."""
-    show(output, SUBNET, client.create_subnet(
-        vpc_id=vpc_id, cidr=cidr, name=name, gateway_ip=gateway_ip, allocation_pools=list(pools),
-        dns_nameservers=split_pairs(dns), host_routes=list(routes), project_id=project_id,
-        description=description))
+    show(
+        output,
+        SUBNET,
+        client.create_subnet(
+            vpc_id=vpc_id,
+            cidr=cidr,
+            name=name,
+            gateway_ip=gateway_ip,
+            allocation_pools=list(pools),
+            dns_nameservers=split_pairs(dns),
+            host_routes=list(routes),
+            project_id=project_id,
+            description=description,
+        ),
+    )
 
 
 @subnet.command("update")
@@ -75,15 +103,31 @@ def create_subnet(client: Client, output: str, vpc_id: str, cidr: str, name: str
 @click.option("--route", "routes", multiple=True, metavar="DEST,NEXTHOP", help="Replace the host routes.")
 @click.option("--clear-routes", is_flag=True, help="Remove every host route.")
 @connected
-def update_subnet(client: Client, output: str, subnet_id: str, name: str | None, description: str | None,
-                  dns: tuple[str, ...], clear_dns: bool, routes: tuple[str, ...], clear_routes: bool) -> None:
+def update_subnet(
+    client: Client,
+    output: str,
+    subnet_id: str,
+    name: str | None,
+    description: str | None,
+    dns: tuple[str, ...],
+    clear_dns: bool,
+    routes: tuple[str, ...],
+    clear_routes: bool,
+) -> None:
     """Change a subnet's name, description, DNS nameservers or host routes."""
     if (dns and clear_dns) or (routes and clear_routes):
         raise click.UsageError("give either new values or --clear-..., not both")
-    show(output, SUBNET, client.update_subnet(
-        subnet_id, name=name, description=description,
-        dns_nameservers=[] if clear_dns else (split_pairs(dns) or None),
-        host_routes=[] if clear_routes else (list(routes) or None)))
+    show(
+        output,
+        SUBNET,
+        client.update_subnet(
+            subnet_id,
+            name=name,
+            description=description,
+            dns_nameservers=[] if clear_dns else (split_pairs(dns) or None),
+            host_routes=[] if clear_routes else (list(routes) or None),
+        ),
+    )
 
 
 standard_commands(subnet, SUBNET)

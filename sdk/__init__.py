@@ -1,6 +1,11 @@
-"""The public Python client of Alcor: `Client` and its typed exceptions."""
+"""The public Python client of Alcor: `Client` (blocking) and `AsyncClient` (asyncio) with the
+same methods, their typed exceptions, and the helpers they take and return."""
 
-from .client import Client, ClusterStatus, Member
+from .aio import AsyncClient, AsyncWatch
+from .api import tls_credentials
+from .call import Page
+from .client import Client, Watch
+from .cluster import ClusterStatus, Member
 from .errors import (
     AlcorError,
     AlreadyExists,
@@ -16,7 +21,23 @@ from .errors import (
 )
 
 __all__ = [
-    "AlcorError", "AlreadyExists", "Client", "ClusterStatus", "DeadlineExceeded", "FailedPrecondition",
-    "InvalidArgument", "Member", "NotFound", "OutOfRange", "PermissionDenied", "ResourceExhausted",
-    "Unauthenticated", "Unavailable",
+    "AlcorError",
+    "AlreadyExists",
+    "AsyncClient",
+    "AsyncWatch",
+    "Client",
+    "ClusterStatus",
+    "DeadlineExceeded",
+    "FailedPrecondition",
+    "InvalidArgument",
+    "Member",
+    "NotFound",
+    "OutOfRange",
+    "Page",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "Unauthenticated",
+    "Unavailable",
+    "Watch",
+    "tls_credentials",
 ]

@@ -14,8 +14,13 @@ from grpc_status import rpc_status
 class AlcorError(Exception):
     code = grpc.StatusCode.UNKNOWN
 
-    def __init__(self, message: str, reason: str = "", metadata: dict[str, str] | None = None,
-                 field_violations: list[tuple[str, str]] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        reason: str = "",
+        metadata: dict[str, str] | None = None,
+        field_violations: list[tuple[str, str]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
@@ -23,7 +28,8 @@ class AlcorError(Exception):
         self.field_violations = field_violations or []
 
     def __str__(self) -> str:
-        fields = "; ".join(f"{f}: {d}" for f, d in self.field_violations)
+        # servers often repeat a violation in the message: say each thing once
+        fields = "; ".join(f"{f}: {d}" for f, d in self.field_violations if d not in self.message)
         return f"{self.message} ({fields})" if fields else self.message
 
 
@@ -56,7 +62,15 @@ class FailedPrecondition(AlcorError):
 
 
 class OutOfRange(AlcorError):
+    """A watch asked for history that is gone (reason REVISION_COMPACTED): start again from
+    `oldest_revision` or later (after re-reading the state)."""
+
     code = grpc.StatusCode.OUT_OF_RANGE
+
+    @property
+    def oldest_revision(self) -> int | None:
+        value = self.metadata.get("oldest_revision", "")
+        return int(value) if value.isdigit() else None
 
 
 class Unavailable(AlcorError):

@@ -32,11 +32,29 @@ def header(revision: int) -> net.ResponseHeader:
     return net.ResponseHeader(revision=revision, member_id="c1")
 
 
-VPC = res.Vpc(id="vpc-1", project_id="p1", name="web", cidr="10.0.0.0/16", vni=7,
-              status=res.VPC_STATUS_ACTIVE, create_revision=3, revision=3)
-PORT = res.Port(id="port-1", project_id="p1", name="vm1", subnet_id="sn-1", vpc_id="vpc-1",
-                fixed_ips=[res.FixedIp(subnet_id="sn-1", ip_address="10.0.1.2")], mac_address="02:00:00:00:00:01",
-                host_id="h1", status=res.PORT_STATUS_DOWN, create_revision=9, revision=9)
+VPC = res.Vpc(
+    id="vpc-1",
+    project_id="p1",
+    name="web",
+    cidr="10.0.0.0/16",
+    vni=7,
+    status=res.VPC_STATUS_ACTIVE,
+    create_revision=3,
+    revision=3,
+)
+PORT = res.Port(
+    id="port-1",
+    project_id="p1",
+    name="vm1",
+    subnet_id="sn-1",
+    vpc_id="vpc-1",
+    fixed_ips=[res.FixedIp(subnet_id="sn-1", ip_address="10.0.1.2")],
+    mac_address="02:00:00:00:00:01",
+    host_id="h1",
+    status=res.PORT_STATUS_DOWN,
+    create_revision=9,
+    revision=9,
+)
 
 
 def test_vpc_create_prints_a_table_and_sends_the_token(member: ScriptedServer) -> None:
@@ -54,8 +72,11 @@ def test_vpc_create_prints_a_table_and_sends_the_token(member: ScriptedServer) -
 
 def test_list_json_walks_pages_with_filters(member: ScriptedServer) -> None:
     second = res.Port(id="port-2", subnet_id="sn-1")
-    member.on("ListPorts", net.ListPortsResponse(header=header(9), ports=[PORT], next_page_token="next"),
-              net.ListPortsResponse(header=header(9), ports=[second]))
+    member.on(
+        "ListPorts",
+        net.ListPortsResponse(header=header(9), ports=[PORT], next_page_token="next"),
+        net.ListPortsResponse(header=header(9), ports=[second]),
+    )
     out = run(member, "port", "list", "--host", "h1", "--subnet", "sn-1", "-o", "json")
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
@@ -75,10 +96,30 @@ def test_not_found_is_one_line_and_exit_1(member: ScriptedServer) -> None:
 
 
 def test_field_violations_are_named(member: ScriptedServer) -> None:
-    member.on("CreateSubnet", Fail(grpc.StatusCode.INVALID_ARGUMENT, "invalid subnet", "INVALID_FIELD",
-                                   violations=[("cidr", "not inside 10.0.0.0/16")]))
-    out = run(member, "subnet", "create", "--vpc", "vpc-1", "--cidr", "10.9.0.0/24", "--pool", "10.9.0.10-10.9.0.20",
-              "--dns", "1.1.1.1,8.8.8.8", "--route", "0.0.0.0/0,10.9.0.1")
+    member.on(
+        "CreateSubnet",
+        Fail(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "invalid subnet",
+            "INVALID_FIELD",
+            violations=[("cidr", "not inside 10.0.0.0/16")],
+        ),
+    )
+    out = run(
+        member,
+        "subnet",
+        "create",
+        "--vpc",
+        "vpc-1",
+        "--cidr",
+        "10.9.0.0/24",
+        "--pool",
+        "10.9.0.10-10.9.0.20",
+        "--dns",
+        "1.1.1.1,8.8.8.8",
+        "--route",
+        "0.0.0.0/0,10.9.0.1",
+    )
     assert out.exit_code == 1
     assert out.stderr == "Error: invalid_argument: invalid subnet (cidr: not inside 10.0.0.0/16)\n"
     (req,) = member.requests("CreateSubnet")
@@ -105,10 +146,30 @@ def test_unreachable_cluster_is_one_line() -> None:
 
 def test_port_create_wait_waits_for_the_ports_revision(member: ScriptedServer) -> None:
     member.on("CreatePort", net.PortResponse(header=header(9), port=PORT))
-    member.on("WaitForHosts", net.WaitForHostsResponse(
-        header=header(9), complete=True, hosts=[net.HostProgress(host_id="h1", applied_revision=9, connected=True)]))
-    out = run(member, "port", "create", "--subnet", "sn-1", "--host", "h1", "--ip", "10.0.1.2", "--sg", "sg-1,sg-2",
-              "--wait", "--wait-timeout", "4")
+    member.on(
+        "WaitForHosts",
+        net.WaitForHostsResponse(
+            header=header(9),
+            complete=True,
+            hosts=[net.HostProgress(host_id="h1", applied_revision=9, connected=True)],
+        ),
+    )
+    out = run(
+        member,
+        "port",
+        "create",
+        "--subnet",
+        "sn-1",
+        "--host",
+        "h1",
+        "--ip",
+        "10.0.1.2",
+        "--sg",
+        "sg-1,sg-2",
+        "--wait",
+        "--wait-timeout",
+        "4",
+    )
     assert out.exit_code == 0, out.output
     assert out.stdout.splitlines()[-1] == "revision 9 applied on hosts: h1 at 9"
     (req,) = member.requests("WaitForHosts")
@@ -119,8 +180,12 @@ def test_port_create_wait_waits_for_the_ports_revision(member: ScriptedServer) -
 
 def test_port_create_wait_fails_when_a_host_lags(member: ScriptedServer) -> None:
     member.on("CreatePort", net.PortResponse(header=header(9), port=PORT))
-    member.on("WaitForHosts", net.WaitForHostsResponse(
-        header=header(9), complete=False, hosts=[net.HostProgress(host_id="h1", applied_revision=7)]))
+    member.on(
+        "WaitForHosts",
+        net.WaitForHostsResponse(
+            header=header(9), complete=False, hosts=[net.HostProgress(host_id="h1", applied_revision=7)]
+        ),
+    )
     out = run(member, "port", "create", "--subnet", "sn-1", "--wait", "--wait-timeout", "1", "-o", "json")
     assert out.exit_code == 1
     assert json.loads(out.stdout)["hosts"] == [{"host_id": "h1", "applied_revision": 7, "connected": False}]
@@ -128,12 +193,34 @@ def test_port_create_wait_fails_when_a_host_lags(member: ScriptedServer) -> None
 
 
 def test_sg_rule_add_and_delete(member: ScriptedServer) -> None:
-    member.on("CreateSecurityGroupRule", lambda req, ctx: net.SecurityGroupRuleResponse(
-        header=header(12), rule=res.SecurityGroupRule(id="r1", **{
-            f.name: getattr(req.rule, f.name) for f in res.SecurityGroupRule.DESCRIPTOR.fields if f.name != "id"})))
+    member.on(
+        "CreateSecurityGroupRule",
+        lambda req, ctx: net.SecurityGroupRuleResponse(
+            header=header(12),
+            rule=res.SecurityGroupRule(
+                id="r1",
+                **{
+                    f.name: getattr(req.rule, f.name)
+                    for f in res.SecurityGroupRule.DESCRIPTOR.fields
+                    if f.name != "id"
+                },
+            ),
+        ),
+    )
     member.on("DeleteSecurityGroupRule", net.DeleteResponse(header=header(13)))
-    out = run(member, "sg", "rule", "add", "sg-1", "--protocol", "tcp", "--port", "8000-8080",
-              "--remote-ip", "10.0.0.0/8")
+    out = run(
+        member,
+        "sg",
+        "rule",
+        "add",
+        "sg-1",
+        "--protocol",
+        "tcp",
+        "--port",
+        "8000-8080",
+        "--remote-ip",
+        "10.0.0.0/8",
+    )
     assert out.exit_code == 0, out.output
     assert out.stdout.splitlines()[1].split() == ["r1", "ingress", "ipv4", "tcp", "8000-8080", "10.0.0.0/8"]
     out = run(member, "sg", "rule", "delete", "sg-1", "r1")
@@ -143,14 +230,31 @@ def test_sg_rule_add_and_delete(member: ScriptedServer) -> None:
 
 
 def test_sg_create_with_rules_shows_them(member: ScriptedServer) -> None:
-    member.on("CreateSecurityGroup", lambda req, ctx: net.SecurityGroupResponse(
-        header=header(5), security_group=res.SecurityGroup(id="sg-1", name=req.name, rules=req.rules, revision=5)))
-    out = run(member, "sg", "create", "--name", "web", "--rule", "direction=ingress,protocol=tcp,port=22",
-              "--rule", "direction=egress")
+    member.on(
+        "CreateSecurityGroup",
+        lambda req, ctx: net.SecurityGroupResponse(
+            header=header(5),
+            security_group=res.SecurityGroup(id="sg-1", name=req.name, rules=req.rules, revision=5),
+        ),
+    )
+    out = run(
+        member,
+        "sg",
+        "create",
+        "--name",
+        "web",
+        "--rule",
+        "direction=ingress,protocol=tcp,port=22",
+        "--rule",
+        "direction=egress",
+    )
     assert out.exit_code == 0, out.output
     lines = out.stdout.splitlines()
     assert lines[1].split() == ["sg-1", "web", "2", "5"]
-    assert [line.split()[:4] for line in lines[4:]] == [["ingress", "ipv4", "tcp", "22"], ["egress", "ipv4", "any", "any"]]
+    assert [line.split()[:4] for line in lines[4:]] == [
+        ["ingress", "ipv4", "tcp", "22"],
+        ["egress", "ipv4", "any", "any"],
+    ]
 
 
 def test_node_update_and_delete(member: ScriptedServer) -> None:
@@ -165,10 +269,22 @@ def test_node_update_and_delete(member: ScriptedServer) -> None:
 
 
 def test_watch_prints_events_until_the_limit(member: ScriptedServer) -> None:
-    events = [w.Event(type=w.EVENT_TYPE_CREATED, kind=res.RESOURCE_KIND_PORT, revision=9, project_id="p1",
-                      resource=res.Resource(port=PORT)),
-              w.Event(type=w.EVENT_TYPE_DELETED, kind=res.RESOURCE_KIND_VPC, revision=10, project_id="p1",
-                      resource=res.Resource(vpc=VPC))]
+    events = [
+        w.Event(
+            type=w.EVENT_TYPE_CREATED,
+            kind=res.RESOURCE_KIND_PORT,
+            revision=9,
+            project_id="p1",
+            resource=res.Resource(port=PORT),
+        ),
+        w.Event(
+            type=w.EVENT_TYPE_DELETED,
+            kind=res.RESOURCE_KIND_VPC,
+            revision=10,
+            project_id="p1",
+            resource=res.Resource(vpc=VPC),
+        ),
+    ]
     member.on("Watch", [w.WatchResponse(header=header(10), events=events)])
     out = run(member, "watch", "--kind", "port", "--kind", "vpc", "--from-revision", "9", "--limit", "2")
     assert out.exit_code == 0, out.output

@@ -99,7 +99,8 @@ class LocalCluster:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             commits = [m.node.core.committed for m in self.members.values()]
-            applied = [m.sm.applied_index() for m in self.members.values()]
+            # the node's view: the state machine itself may be mid-restore in a worker thread
+            applied = [m.node.status().applied_index for m in self.members.values()]
             if len(set(applied)) == 1 and applied[0] >= max(commits):
                 return
             assert asyncio.get_running_loop().time() < deadline, f"no convergence: {applied} {commits}"

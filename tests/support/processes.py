@@ -84,6 +84,17 @@ class ProcessCluster:
         p.popen.wait()
         p.popen = None
 
+    def kill9_all(self) -> None:
+        """SIGKILL every live member before reaping any: the whole cluster dies at one instant."""
+        alive = [p for p in self.procs.values() if p.popen is not None]
+        for p in alive:
+            assert p.popen is not None
+            os.kill(p.popen.pid, signal.SIGKILL)
+        for p in alive:
+            assert p.popen is not None
+            p.popen.wait()
+            p.popen = None
+
     def signal(self, member_id: str, sig: int) -> None:
         p = self.procs[member_id]
         assert p.popen is not None
