@@ -105,9 +105,10 @@ def story(root: Path, hosts: Hosts, say: Narrator) -> Outcome:
         red = client.create_vpc(name="red", cidr=CIDR)
         say.step(f"VPCs blue (VNI {blue.vni}) and red (VNI {red.vni}), both {CIDR}")
         subnets = {v.name: client.create_subnet(vpc_id=v.id, cidr=SUBNET, name=f"{v.name}-a") for v in (blue, red)}
-        web = client.create_security_group(name="web", rules=[res.SecurityGroupRule(
-            direction=res.DIRECTION_INGRESS, ethertype=res.ETHERTYPE_IPV4, protocol=res.PROTOCOL_ICMP,
-            remote_ip_prefix=SUBNET)])
+        web = client.create_security_group(name="web", rules=[
+            {"direction": "ingress", "protocol": "icmp", "remote_ip_prefix": SUBNET},
+            {"direction": "egress"},
+        ])
         say.step(f"subnets {SUBNET} in each; security group web admits ICMP from {SUBNET} (blue uses it)")
 
         for name, vpc, host, ip in WORKLOADS:

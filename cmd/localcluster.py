@@ -53,6 +53,7 @@ class LocalCluster:
         return [m.api for m in self.members.values() if m.popen is not None]
 
     def start(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
         self.founding = [f"c{i + 1}" for i in range(self.size)]
         for i in self.founding:
             self.members[i] = Member(i, f"{self.host}:{free_port(self.host)}", f"{self.host}:{free_port(self.host)}", self.root / i)

@@ -9,6 +9,7 @@ from alcor import __version__
 from .agent import agent
 from .cluster import cluster
 from .controller import controller
+from .demo import demo
 from .node import node
 from .port import port
 from .sg import sg
@@ -33,6 +34,7 @@ cli.add_command(cluster)
 for _group in (vpc, subnet, port, sg, node, watch):
     cli.add_command(_group)
 cli.add_command(controller)
+cli.add_command(demo)
 
 
 def main() -> None:
