@@ -63,8 +63,9 @@ class MemoryDriver:
             vni, mac, sg, version = self._entries.get(pid, (0, wired.mac, False, 0))
             if mac != wired.mac:
                 vni = 0  # one LocalPort has one mac: show the entry as stale so the plan rewrites it
-            ports[pid] = LocalPort(pid, vni, wired.mac, wired.addresses, wired.gateway_ip, wired.device_id,
-                                   sg, version)
+            ports[pid] = LocalPort(
+                pid, vni, wired.mac, wired.addresses, wired.gateway_ip, wired.device_id, sg, version
+            )
         return State(
             config=self._config,
             ports=ports,

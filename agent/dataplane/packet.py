@@ -78,8 +78,16 @@ class Packet:
 
     def reply(self, src_mac: str) -> Packet:
         """The answer a workload sends back (addresses and ports swapped)."""
-        return replace(self, src_mac=src_mac, src_ip=self.dst_ip, dst_ip=self.src_ip,
-                       sport=self.dport, dport=self.sport, dst_mac="", ttl=64)
+        return replace(
+            self,
+            src_mac=src_mac,
+            src_ip=self.dst_ip,
+            dst_ip=self.src_ip,
+            sport=self.dport,
+            dport=self.sport,
+            dst_mac="",
+            ttl=64,
+        )
 
 
 class CtKey(NamedTuple):
@@ -127,10 +135,18 @@ def _sg_pass(
     rev = CtKey(vni, pkt.dst_ip, pkt.src_ip, pkt.dport, pkt.sport, pkt.proto)
     version = port.rules_version
     entry = ct.get(fwd)
-    if entry and entry.flags & mine and (entry.egress_version if direction == EGRESS else entry.ingress_version) == version:
+    if (
+        entry
+        and entry.flags & mine
+        and (entry.egress_version if direction == EGRESS else entry.ingress_version) == version
+    ):
         return True, ()
     entry = ct.get(rev)
-    if entry and entry.flags & theirs and (entry.ingress_version if direction == EGRESS else entry.egress_version) == version:
+    if (
+        entry
+        and entry.flags & theirs
+        and (entry.ingress_version if direction == EGRESS else entry.egress_version) == version
+    ):
         return True, ()
     remote = pkt.dst_ip if direction == EGRESS else pkt.src_ip
     if not lookup(state.rules.get(port.port_id, {}), direction, pkt.proto, remote, pkt.dport):
@@ -143,8 +159,9 @@ def _sg_pass(
     return True, ((fwd, new),)
 
 
-def _deliver(state: State, ct: Mapping[CtKey, CtValue], vni: int, pkt: Packet, port_id: str,
-             writes: tuple) -> Decision:
+def _deliver(
+    state: State, ct: Mapping[CtKey, CtValue], vni: int, pkt: Packet, port_id: str, writes: tuple
+) -> Decision:
     port = state.ports.get(port_id)
     if port is None:
         return _drop("drop_no_route", writes)

@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .model import Config, Endpoint, EndpointKey, LocalPort, State
+from .model import Config, Endpoint, EndpointKey, LocalPort, State, bulk
 from .rules import Ranges, RuleKey
 
 
@@ -98,11 +98,13 @@ class Plan:
         return out
 
 
+@bulk
 def plan(desired: State, installed: State) -> Plan:
     """The ordered operations that take `installed` to `desired` (see the module docstring)."""
     items: list[Item] = []
     replaced = {
-        pid for pid, port in desired.ports.items()
+        pid
+        for pid, port in desired.ports.items()
         if pid in installed.ports and installed.ports[pid].device_id != port.device_id
     }
     # 0. a port moving to another namespace: its old veth, entries and rules go first
@@ -140,7 +142,9 @@ def plan(desired: State, installed: State) -> Plan:
         if have is not None and have.entry == port.entry:
             continue
         version_only = (
-            have is not None and have.sg_enabled and port.sg_enabled
+            have is not None
+            and have.sg_enabled
+            and port.sg_enabled
             and (have.vni, have.mac) == (port.vni, port.mac)
         )
         (late_ports if version_only else items).append(SetPort(port))

@@ -119,7 +119,7 @@ def compile_rules(rules: Iterable[Rule]) -> tuple[dict[RuleKey, Ranges], list[st
     table: dict[RuleKey, Ranges] = {}
     problems: list[str] = []
     for (direction, proto), nets in by_class.items():
-        for (addr, plen) in nets:
+        for addr, plen in nets:
             collected: list[tuple[int, int]] = []
             for sup in _supernets(addr, plen):
                 collected.extend(nets.get(sup, ()))

@@ -37,19 +37,23 @@ class Scenario:
         return host_id
 
     def vpc(self, cidr: str, vni: int, name: str = "") -> resources_pb2.Vpc:
-        vpc = resources_pb2.Vpc(id=self._next("vpc"), name=name, cidr=cidr, vni=vni,
-                                status=resources_pb2.VPC_STATUS_ACTIVE)
+        vpc = resources_pb2.Vpc(
+            id=self._next("vpc"), name=name, cidr=cidr, vni=vni, status=resources_pb2.VPC_STATUS_ACTIVE
+        )
         self.vpcs[vpc.id] = vpc
         return vpc
 
     def subnet(self, vpc: resources_pb2.Vpc, cidr: str) -> resources_pb2.Subnet:
         net = ipaddress.IPv4Network(cidr)
-        sn = resources_pb2.Subnet(id=self._next("subnet"), vpc_id=vpc.id, cidr=cidr,
-                                  gateway_ip=str(net.network_address + 1))
+        sn = resources_pb2.Subnet(
+            id=self._next("subnet"), vpc_id=vpc.id, cidr=cidr, gateway_ip=str(net.network_address + 1)
+        )
         self.subnets[sn.id] = sn
         return sn
 
-    def security_group(self, *rules: resources_pb2.SecurityGroupRule, name: str = "") -> resources_pb2.SecurityGroup:
+    def security_group(
+        self, *rules: resources_pb2.SecurityGroupRule, name: str = ""
+    ) -> resources_pb2.SecurityGroup:
         sg = resources_pb2.SecurityGroup(id=self._next("sg"), name=name)
         for r in rules:
             sg.rules.append(r)
@@ -60,11 +64,17 @@ class Scenario:
         return sg
 
     @staticmethod
-    def rule(direction: int, protocol: int = 0, ports: tuple[int, int] = (0, 0), prefix: str = "",
-             group: str = "") -> resources_pb2.SecurityGroupRule:
+    def rule(
+        direction: int, protocol: int = 0, ports: tuple[int, int] = (0, 0), prefix: str = "", group: str = ""
+    ) -> resources_pb2.SecurityGroupRule:
         return resources_pb2.SecurityGroupRule(
-            direction=direction, ethertype=resources_pb2.ETHERTYPE_IPV4, protocol=protocol,
-            port_range_min=ports[0], port_range_max=ports[1], remote_ip_prefix=prefix, remote_group_id=group,
+            direction=direction,
+            ethertype=resources_pb2.ETHERTYPE_IPV4,
+            protocol=protocol,
+            port_range_min=ports[0],
+            port_range_max=ports[1],
+            remote_ip_prefix=prefix,
+            remote_group_id=group,
         )
 
     def add_rule(self, sg_id: str, rule: resources_pb2.SecurityGroupRule) -> None:
@@ -98,14 +108,26 @@ class Scenario:
         self.revision += 1
         return port
 
-    def port(self, subnet: resources_pb2.Subnet, host: str, ip: str, *, mac: str = "",
-             groups: Iterable[str] = (), device_id: str = "") -> resources_pb2.Port:
+    def port(
+        self,
+        subnet: resources_pb2.Subnet,
+        host: str,
+        ip: str,
+        *,
+        mac: str = "",
+        groups: Iterable[str] = (),
+        device_id: str = "",
+    ) -> resources_pb2.Port:
         pid = self._next("port")
         n = self._n
         port = resources_pb2.Port(
-            id=pid, vpc_id=subnet.vpc_id, subnet_id=subnet.id,
+            id=pid,
+            vpc_id=subnet.vpc_id,
+            subnet_id=subnet.id,
             mac_address=mac or f"fa:16:3e:{(n >> 16) & 255:02x}:{(n >> 8) & 255:02x}:{n & 255:02x}",
-            host_id=host, device_id=device_id, security_group_ids=list(groups),
+            host_id=host,
+            device_id=device_id,
+            security_group_ids=list(groups),
             status=resources_pb2.PORT_STATUS_DOWN,
         )
         port.fixed_ips.append(resources_pb2.FixedIp(subnet_id=subnet.id, ip_address=ip))
@@ -129,29 +151,51 @@ class Scenario:
                 continue
             for fixed in p.fixed_ips:
                 neighbors[pid] = goalstate_pb2.Neighbor(
-                    port_id=pid, vpc_id=p.vpc_id, vni=self.vpcs[p.vpc_id].vni, ip_address=fixed.ip_address,
-                    mac_address=p.mac_address, host_id=p.host_id, host_ip=self.hosts.get(p.host_id, ""),
+                    port_id=pid,
+                    vpc_id=p.vpc_id,
+                    vni=self.vpcs[p.vpc_id].vni,
+                    ip_address=fixed.ip_address,
+                    mac_address=p.mac_address,
+                    host_id=p.host_id,
+                    host_ip=self.hosts.get(p.host_id, ""),
                 )
         groups = {g: self.groups[g] for p in local.values() for g in p.security_group_ids if g in self.groups}
         referenced = {r.remote_group_id for g in groups.values() for r in g.rules if r.remote_group_id}
         members = {
             gid: goalstate_pb2.GroupMembers(
                 security_group_id=gid,
-                ip_addresses=[f.ip_address for p in self.ports.values() if gid in p.security_group_ids
-                              for f in p.fixed_ips],
+                ip_addresses=[
+                    f.ip_address
+                    for p in self.ports.values()
+                    if gid in p.security_group_ids
+                    for f in p.fixed_ips
+                ],
             )
             for gid in referenced
         }
-        return GoalState(host_id=host_id, revision=self.revision, vpcs=vpcs, subnets=subnets, ports=local,
-                         neighbors=neighbors, security_groups=groups, group_members=members)
+        return GoalState(
+            host_id=host_id,
+            revision=self.revision,
+            vpcs=vpcs,
+            subnets=subnets,
+            ports=local,
+            neighbors=neighbors,
+            security_groups=groups,
+            group_members=members,
+        )
 
     def snapshot(self, host_id: str) -> goalstate_pb2.GoalStateUpdate:
         """The goal state of `host_id` as a full-snapshot update message."""
         goal = self.goal(host_id)
         update = goalstate_pb2.GoalStateUpdate(revision=goal.revision, full=True)
-        for field_name, table in (("vpc", goal.vpcs), ("subnet", goal.subnets), ("port", goal.ports),
-                                  ("neighbor", goal.neighbors), ("security_group", goal.security_groups),
-                                  ("group_members", goal.group_members)):
+        for field_name, table in (
+            ("vpc", goal.vpcs),
+            ("subnet", goal.subnets),
+            ("port", goal.ports),
+            ("neighbor", goal.neighbors),
+            ("security_group", goal.security_groups),
+            ("group_members", goal.group_members),
+        ):
             for msg in table.values():
                 getattr(update.upserts.add(), field_name).CopyFrom(msg)
         return update

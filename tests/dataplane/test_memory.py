@@ -55,9 +55,13 @@ def test_security_group_allows_one_port_from_one_prefix(net) -> None:
 def test_replies_of_allowed_flows_pass_and_nothing_else(net) -> None:
     # a may send anything (egress all) but accepts only ping and tcp/80
     assert tcp(net, "b", "10.0.1.5", 40000, sport=5000).reason == "drop_sg_ingress"
-    there, back = net.fabric.exchange(H1, net.ports["a"].id, Packet.tcp(net.mac("a"), "10.0.1.5", "10.0.1.7", 5000))
+    there, back = net.fabric.exchange(
+        H1, net.ports["a"].id, Packet.tcp(net.mac("a"), "10.0.1.5", "10.0.1.7", 5000)
+    )
     assert (there.host, there.reason, back) == (H2, "drop_sg_ingress", None)  # c accepts only tcp/80
-    there, back = net.fabric.exchange(H1, net.ports["a"].id, Packet.tcp(net.mac("a"), "10.0.1.5", "10.0.1.6", 5000))
+    there, back = net.fabric.exchange(
+        H1, net.ports["a"].id, Packet.tcp(net.mac("a"), "10.0.1.5", "10.0.1.6", 5000)
+    )
     assert there.to == (H1, net.ports["b"].id)
     assert back is not None and back.to == (H1, net.ports["a"].id)
 
@@ -81,8 +85,10 @@ def test_spoofing_is_dropped(net) -> None:
     h2 = net.fabric.hosts[H2]
     forged = Packet.ping("02:00:00:00:00:01", "10.0.1.7", "10.0.2.8")
     assert h2.receive(100, H1, forged).reason == "drop_tunnel_src"
-    assert h2.receive(100, "10.250.0.77", Packet.ping("02:00:00:00:00:01", "10.0.1.5", "10.0.2.8")).reason == \
-        "drop_tunnel_src"
+    assert (
+        h2.receive(100, "10.250.0.77", Packet.ping("02:00:00:00:00:01", "10.0.1.5", "10.0.2.8")).reason
+        == "drop_tunnel_src"
+    )
     assert h2.receive(100, H1, Packet.ping("02:00:00:00:00:01", "10.0.1.5", "10.0.2.8")).delivered
 
 
@@ -100,8 +106,11 @@ def test_a_deleted_port_stops_receiving(net) -> None:
 def test_arp_is_answered_with_the_gateway_mac(net) -> None:
     d = net.send("a", Packet.arp(net.mac("a"), "10.0.1.5", "10.0.1.1"))
     assert d.decision.action == "arp_reply"
-    assert (d.decision.packet.src_mac, d.decision.packet.src_ip, d.decision.packet.dst_mac) == \
-        (DEFAULT_GATEWAY_MAC, "10.0.1.1", net.mac("a"))
+    assert (d.decision.packet.src_mac, d.decision.packet.src_ip, d.decision.packet.dst_mac) == (
+        DEFAULT_GATEWAY_MAC,
+        "10.0.1.1",
+        net.mac("a"),
+    )
     assert net.send("a", Packet.arp(net.mac("a"), "10.0.1.5", "10.0.1.5")).reason == "drop_arp"
     assert net.send("a", Packet.arp(net.mac("a"), "10.0.1.6", "10.0.1.1")).reason == "drop_spoof_ip"
     ipv6 = Packet(net.mac("a"), "10.0.1.5", "10.0.1.6", ethertype="ipv6")
@@ -126,8 +135,11 @@ def test_failures_are_reported_per_item_and_retried(net) -> None:
     report = h1.execute(plan(want, h1.installed()))
     assert report.resources(owners(net.sc.goal("h1"), want)) == {(KIND_PORT, new): "no veth for you"}
     dependent = {type(r.item).__name__: r.reason for r in report if not r.ok and type(r.item) is not WirePort}
-    assert dependent == {"SetRule": f"port {new} is not wired", "SetPort": f"port {new} is not wired",
-                         "SetEndpoint": f"port {new} is not wired"}
+    assert dependent == {
+        "SetRule": f"port {new} is not wired",
+        "SetPort": f"port {new} is not wired",
+        "SetEndpoint": f"port {new} is not wired",
+    }
     assert ping(net, "a", "10.0.1.6").delivered  # the rest of the plan was applied
     h1.fault = None
     assert h1.execute(plan(want, h1.installed())).ok

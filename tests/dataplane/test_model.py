@@ -40,15 +40,26 @@ def test_unrealisable_resources_are_reported_not_raised(net) -> None:
     goal = net.sc.goal("h1")
     c = net.ports["c"].id
     neighbors = dict(goal.neighbors)
-    neighbors[c] = goalstate_pb2.Neighbor(port_id=c, vni=100, ip_address="10.0.1.7", mac_address="fa:16:3e:00:00:09",
-                                          host_id="h9")  # host not registered yet
+    neighbors[c] = goalstate_pb2.Neighbor(
+        port_id=c, vni=100, ip_address="10.0.1.7", mac_address="fa:16:3e:00:00:09", host_id="h9"
+    )  # host not registered yet
     ports = dict(goal.ports)
     broken = ports[net.ports["b"].id].__deepcopy__()
     broken.subnet_id = "gone"
     broken.fixed_ips[0].subnet_id = "gone"
     ports[broken.id] = broken
-    d = desired(GoalState(goal.host_id, goal.revision, goal.vpcs, goal.subnets, ports, neighbors,
-                          goal.security_groups, goal.group_members))
+    d = desired(
+        GoalState(
+            goal.host_id,
+            goal.revision,
+            goal.vpcs,
+            goal.subnets,
+            ports,
+            neighbors,
+            goal.security_groups,
+            goal.group_members,
+        )
+    )
     assert d.problems[(KIND_NEIGHBOR, c)] == "host h9 has no underlay ip yet"
     assert "subnet gone" in d.problems[(KIND_PORT, broken.id)]
     assert broken.id not in d.ports and EndpointKey(100, "10.0.1.7") not in d.endpoints
@@ -58,8 +69,14 @@ def test_a_neighbor_never_shadows_a_local_port(net) -> None:
     goal = net.sc.goal("h1")
     a = net.ports["a"]
     neighbors = dict(goal.neighbors)
-    neighbors["stale"] = goalstate_pb2.Neighbor(port_id="stale", vni=100, ip_address="10.0.1.5",
-                                                mac_address="fa:16:3e:00:00:99", host_id="h2", host_ip="10.250.0.2")
+    neighbors["stale"] = goalstate_pb2.Neighbor(
+        port_id="stale",
+        vni=100,
+        ip_address="10.0.1.5",
+        mac_address="fa:16:3e:00:00:99",
+        host_id="h2",
+        host_ip="10.250.0.2",
+    )
     d = desired(GoalState("h1", 1, goal.vpcs, goal.subnets, goal.ports, neighbors, goal.security_groups, {}))
     assert d.endpoints[EndpointKey(100, "10.0.1.5")].local_port == a.id
     assert d.problems[(KIND_NEIGHBOR, "stale")] == "address 10.0.1.5 is a port on this host"
@@ -121,9 +138,14 @@ def test_incremental_equals_full_recompute() -> None:
 def _delta(old: GoalState, new: GoalState) -> goalstate_pb2.GoalStateUpdate:
     """What the controller would send to take a host from `old` to `new`."""
     update = goalstate_pb2.GoalStateUpdate(base_revision=old.revision, revision=new.revision)
-    for field, kind, attr in (("vpc", 1, "vpcs"), ("subnet", 2, "subnets"), ("port", 3, "ports"),
-                              ("neighbor", 4, "neighbors"), ("security_group", 5, "security_groups"),
-                              ("group_members", 6, "group_members")):
+    for field, kind, attr in (
+        ("vpc", 1, "vpcs"),
+        ("subnet", 2, "subnets"),
+        ("port", 3, "ports"),
+        ("neighbor", 4, "neighbors"),
+        ("security_group", 5, "security_groups"),
+        ("group_members", 6, "group_members"),
+    ):
         a, b = getattr(old, attr), getattr(new, attr)
         for key, msg in b.items():
             if key not in a or a[key] != msg:

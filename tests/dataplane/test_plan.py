@@ -65,8 +65,11 @@ def test_changed_rules_go_in_first_and_conntrack_is_rechecked_last(net) -> None:
     net.sc.remove_rule(net.sg, 1)  # tcp/80 from 10.0.1.0/24
     net.sc.add_rule(net.sg, net.sc.rule(INGRESS, 6, (443, 443), "10.0.0.0/16"))
     a = net.ports["a"].id
-    ops = [op for op in _ops(net) if getattr(op, "port_id", None) == a or
-           (isinstance(op, SetPort) and op.port.port_id == a)]
+    ops = [
+        op
+        for op in _ops(net)
+        if getattr(op, "port_id", None) == a or (isinstance(op, SetPort) and op.port.port_id == a)
+    ]
     assert [type(op) for op in ops] == [SetRule, DeleteRule, SetPort]
 
 
@@ -105,15 +108,23 @@ def _mutate(sc: Scenario, rng: random.Random, subnets, groups) -> None:
     op = rng.randrange(6)
     ports = sorted(sc.ports)
     if op == 0 or not ports:
-        sc.port(rng.choice(subnets), rng.choice(["h1", "h2"]), f"10.0.1.{rng.randint(2, 250)}",
-                groups=rng.sample(groups, rng.randint(0, 1)))
+        sc.port(
+            rng.choice(subnets),
+            rng.choice(["h1", "h2"]),
+            f"10.0.1.{rng.randint(2, 250)}",
+            groups=rng.sample(groups, rng.randint(0, 1)),
+        )
     elif op == 1:
         sc.delete_port(rng.choice(ports))
     elif op == 2:
         sc.update_port(rng.choice(ports), security_group_ids=rng.sample(groups, rng.randint(0, 2)))
     elif op == 3:
-        sc.add_rule(rng.choice(groups), sc.rule(INGRESS, 6, (rng.choice([22, 80, 443]),) * 2,
-                                                rng.choice(["10.0.1.0/24", "10.0.1.0/28", ""])))
+        sc.add_rule(
+            rng.choice(groups),
+            sc.rule(
+                INGRESS, 6, (rng.choice([22, 80, 443]),) * 2, rng.choice(["10.0.1.0/24", "10.0.1.0/28", ""])
+            ),
+        )
     elif op == 4 and sc.groups[groups[0]].rules:
         sc.remove_rule(groups[0], rng.randrange(len(sc.groups[groups[0]].rules)))
     else:
@@ -130,8 +141,10 @@ def test_no_packet_allowed_before_and_after_is_dropped_during(seed: int) -> None
     sc.host("h2", "10.250.0.2")
     vpc = sc.vpc("10.0.0.0/16", 100)
     subnets = [sc.subnet(vpc, "10.0.1.0/24")]
-    groups = [sc.security_group(sc.rule(INGRESS, 1), sc.rule(EGRESS), sc.rule(INGRESS, 6, (80, 80))).id,
-              sc.security_group(sc.rule(EGRESS, 6), sc.rule(INGRESS, 6, (22, 22), "10.0.1.0/24")).id]
+    groups = [
+        sc.security_group(sc.rule(INGRESS, 1), sc.rule(EGRESS), sc.rule(INGRESS, 6, (80, 80))).id,
+        sc.security_group(sc.rule(EGRESS, 6), sc.rule(INGRESS, 6, (22, 22), "10.0.1.0/24")).id,
+    ]
     taken = set()
     for _ in range(8):
         ip = f"10.0.1.{rng.randint(2, 250)}"
@@ -154,5 +167,10 @@ def test_no_packet_allowed_before_and_after_is_dropped_during(seed: int) -> None
         assert driver.execute(type(steps)((item,))).ok
         now = driver._tables()
         for pid, probe, ok in kept:
-            assert _where(now, pid, probe) in ok, (item, pid, probe, pk.from_workload(now, {}, pid, probe).reason)
+            assert _where(now, pid, probe) in ok, (
+                item,
+                pid,
+                probe,
+                pk.from_workload(now, {}, pid, probe).reason,
+            )
     assert len(plan(b, driver.installed())) == 0

@@ -31,8 +31,14 @@ def test_merge_joins_overlapping_and_adjacent_ranges() -> None:
 
 
 def test_expand_reads_ports_prefixes_and_groups() -> None:
-    r = resources_pb2.SecurityGroupRule(id="r", direction=INGRESS, protocol=TCP, port_range_min=80,
-                                        port_range_max=90, remote_ip_prefix="10.0.1.7/24")
+    r = resources_pb2.SecurityGroupRule(
+        id="r",
+        direction=INGRESS,
+        protocol=TCP,
+        port_range_min=80,
+        port_range_max=90,
+        remote_ip_prefix="10.0.1.7/24",
+    )
     assert expand(r, {}) == ([Rule(INGRESS, TCP, "10.0.1.0/24", ((80, 90),))], None)
     r = resources_pb2.SecurityGroupRule(id="r", direction=EGRESS, protocol=ICMP, port_range_min=8)
     assert expand(r, {}) == ([Rule(EGRESS, ICMP, "0.0.0.0/0", ALL_PORTS)], None)  # ICMP: ports ignored
@@ -42,8 +48,9 @@ def test_expand_reads_ports_prefixes_and_groups() -> None:
 
 
 def test_expand_reports_what_it_cannot_enforce() -> None:
-    bad_range = resources_pb2.SecurityGroupRule(id="r", direction=INGRESS, protocol=TCP, port_range_min=90,
-                                                port_range_max=80)
+    bad_range = resources_pb2.SecurityGroupRule(
+        id="r", direction=INGRESS, protocol=TCP, port_range_min=90, port_range_max=80
+    )
     assert expand(bad_range, {})[1] == "rule r: bad port range 90-80"
     unknown_group = resources_pb2.SecurityGroupRule(id="r", direction=INGRESS, remote_group_id="nope")
     assert expand(unknown_group, {}) == ([], "rule r: members of group nope unknown")
@@ -52,11 +59,13 @@ def test_expand_reports_what_it_cannot_enforce() -> None:
 
 
 def test_broader_prefixes_flow_into_narrower_entries() -> None:
-    table, problems = compile_rules([
-        Rule(INGRESS, TCP, "0.0.0.0/0", ((22, 22),)),
-        Rule(INGRESS, TCP, "10.0.0.0/8", ((80, 80),)),
-        Rule(INGRESS, TCP, "10.1.2.3/32", ((443, 443),)),
-    ])
+    table, problems = compile_rules(
+        [
+            Rule(INGRESS, TCP, "0.0.0.0/0", ((22, 22),)),
+            Rule(INGRESS, TCP, "10.0.0.0/8", ((80, 80),)),
+            Rule(INGRESS, TCP, "10.1.2.3/32", ((443, 443),)),
+        ]
+    )
     assert not problems
     assert table[RuleKey(INGRESS, TCP, "10.1.2.3/32")] == ((22, 22), (80, 80), (443, 443))
     assert lookup(table, INGRESS, TCP, "10.1.2.3", 22)
@@ -87,15 +96,22 @@ prefixes = st.builds(
 )
 port_ranges = st.tuples(st.integers(0, 100), st.integers(0, 30)).map(lambda t: ((t[0], t[0] + t[1]),))
 rule_lists = st.lists(
-    st.builds(Rule, st.sampled_from([INGRESS, EGRESS]), st.sampled_from([0, TCP, UDP]), prefixes, port_ranges),
+    st.builds(
+        Rule, st.sampled_from([INGRESS, EGRESS]), st.sampled_from([0, TCP, UDP]), prefixes, port_ranges
+    ),
     max_size=6,
 )
 addresses = st.sampled_from(["10.0.0.1", "10.0.1.5", "10.0.1.6", "10.1.0.9", "192.168.0.1", "8.8.8.8"])
 
 
 @settings(max_examples=300, deadline=None)
-@given(rule_lists, st.sampled_from([INGRESS, EGRESS]), st.sampled_from([TCP, UDP, ICMP]), addresses,
-       st.integers(0, 140))
+@given(
+    rule_lists,
+    st.sampled_from([INGRESS, EGRESS]),
+    st.sampled_from([TCP, UDP, ICMP]),
+    addresses,
+    st.integers(0, 140),
+)
 def test_compiled_lookup_equals_the_rules(rules, direction, proto, remote, port) -> None:
     table, problems = compile_rules(rules)
     assert not problems

@@ -189,9 +189,15 @@ class Topology:
         from alcor.agent.dataplane.ebpf.driver import EbpfConfig
 
         settings = dict(
-            pin_dir=f"{BPFFS}/{self.prefix}{host_id}", underlay_ip=self.hosts[host_id],
-            host_netns=self.host_ns(host_id), netns_prefix=f"{self.prefix}{host_id}-", cache_dir=self.cache,
-            endpoints_max=8192, ports_max=256, rules_max=4096, conntrack_max=8192,
+            pin_dir=f"{BPFFS}/{self.prefix}{host_id}",
+            underlay_ip=self.hosts[host_id],
+            host_netns=self.host_ns(host_id),
+            netns_prefix=f"{self.prefix}{host_id}-",
+            cache_dir=self.cache,
+            endpoints_max=8192,
+            ports_max=256,
+            rules_max=4096,
+            conntrack_max=8192,
         )
         settings.update(overrides)
         return EbpfConfig(**settings)
@@ -232,8 +238,20 @@ class Topology:
         goal_file.write_bytes(goal_update)
         spec = {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()}
         proc = subprocess.Popen(
-            [sys.executable, str(HELPER), "--host-id", host_id, "--goal", str(goal_file), "--config", json.dumps(spec)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                str(HELPER),
+                "--host-id",
+                host_id,
+                "--goal",
+                str(goal_file),
+                "--config",
+                json.dumps(spec),
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         self.procs.append(proc)
         line = proc.stdout.readline()

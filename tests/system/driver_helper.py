@@ -39,8 +39,16 @@ def main() -> int:
         goal = GoalState(args.host_id).apply(update)
         p = plan(desired(goal), driver.installed())
         report = driver.execute(p)
-        print(json.dumps({"plan": p.counts(), "failed": {repr(k): v for k, v in report.failed.items()},
-                          "counters": driver.counters()}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "plan": p.counts(),
+                    "failed": {repr(k): v for k, v in report.failed.items()},
+                    "counters": driver.counters(),
+                }
+            ),
+            flush=True,
+        )
         sys.stdin.read()  # until the test closes stdin (or kills us)
     finally:
         driver.close()

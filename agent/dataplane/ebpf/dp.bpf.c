@@ -82,6 +82,9 @@ enum stat {
 	STAT_MAX,
 };
 
+// Ethernet, IPv4 without options and the first 8 bytes of L4: everything the programs read.
+#define HEADERS_LEN (sizeof(struct ethhdr) + sizeof(struct iphdr) + 8)
+
 struct endpoint_key {
 	__u32 vni;
 	__be32 ip;
@@ -426,8 +429,9 @@ int from_workload(struct __sk_buff *skb)
 
 	if (!p)
 		return drop(STAT_DROP_NO_PORT);
-	if (skb->data + sizeof(struct ethhdr) + sizeof(struct iphdr) + 8 > skb->data_end)
-		bpf_skb_pull_data(skb, 0); // headers in paged data: make them linear
+	// headers in paged data: make just them linear (len 0 would linearize a whole GSO packet)
+	if (skb->data + HEADERS_LEN > skb->data_end)
+		bpf_skb_pull_data(skb, HEADERS_LEN);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;
@@ -497,8 +501,8 @@ int from_tunnel(struct __sk_buff *skb)
 		return drop(STAT_DROP_NO_CONFIG);
 	if (bpf_skb_get_tunnel_key(skb, &tk, sizeof(tk), 0) < 0)
 		return drop(STAT_DROP_TUNNEL_SRC);
-	if (skb->data + sizeof(struct ethhdr) + sizeof(struct iphdr) + 8 > skb->data_end)
-		bpf_skb_pull_data(skb, 0);
+	if (skb->data + HEADERS_LEN > skb->data_end)
+		bpf_skb_pull_data(skb, HEADERS_LEN);
 	void *data = (void *)(long)skb->data;
 	void *data_end = (void *)(long)skb->data_end;
 	struct ethhdr *eth = data;

@@ -18,11 +18,12 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..driver import Report
-from ..model import Config, Endpoint, EndpointKey, LocalPort, State
+from ..model import Config, Endpoint, EndpointKey, LocalPort, State, bulk
 from ..packet import COUNTERS
 from ..plan import (
     DeleteEndpoint,
@@ -76,10 +77,10 @@ def bpffs_mounted(path: str) -> bool:
     return False
 
 
-def _errno_reason(err: int, table: str) -> str:
+def _errno_reason(err: int | None, table: str) -> str:
     if err == errno.E2BIG:
         return f"{table} map full (E2BIG): raise its max_entries"
-    return f"{table}: {os.strerror(err)}"
+    return f"{table}: {os.strerror(err or errno.EIO)}"
 
 
 class EbpfDriver:
@@ -94,8 +95,12 @@ class EbpfDriver:
         obj = BpfObject(str(self.object_path))
         try:
             layout.check_sizes(obj.sizes())
-            for name, n in (("endpoints", config.endpoints_max), ("ports", config.ports_max),
-                            ("sg_rules", config.rules_max), ("conntrack", config.conntrack_max)):
+            for name, n in (
+                ("endpoints", config.endpoints_max),
+                ("ports", config.ports_max),
+                ("sg_rules", config.rules_max),
+                ("conntrack", config.conntrack_max),
+            ):
                 obj.set_max_entries(name, n)
             for name in obj.map_names():
                 obj.set_pin_path(name, os.path.join(config.pin_dir, name))
@@ -117,8 +122,9 @@ class EbpfDriver:
             for wired in wiring.scan(self.nl, config.host_netns):
                 self._ports[wired.port_id] = wired
                 # program upgrade: the new object's program replaces the old one in place
-                nl_mod.attach(self.nl(config.host_netns), wired.ifindex, self._prog["from_workload"],
-                              "from_workload")
+                nl_mod.attach(
+                    self.nl(config.host_netns), wired.ifindex, self._prog["from_workload"], "from_workload"
+                )
         except BaseException:
             self.close()
             raise
@@ -130,8 +136,15 @@ class EbpfDriver:
         idx = nl_mod.link_index(ipr, self.config.vxlan_dev)
         if idx is None:
             extra = {"vxlan_local": self.config.underlay_ip} if self.config.underlay_ip else {}
-            ipr.link("add", ifname=self.config.vxlan_dev, kind="vxlan", vxlan_collect_metadata=1,
-                     vxlan_port=self.config.vxlan_port, vxlan_learning=0, **extra)
+            ipr.link(
+                "add",
+                ifname=self.config.vxlan_dev,
+                kind="vxlan",
+                vxlan_collect_metadata=1,
+                vxlan_port=self.config.vxlan_port,
+                vxlan_learning=0,
+                **extra,
+            )
             idx = nl_mod.link_index(ipr, self.config.vxlan_dev)
             assert idx is not None
         ipr.link("set", index=idx, state="up")
@@ -150,6 +163,7 @@ class EbpfDriver:
     def _port_of(self, ifindex: int, by_ifindex: dict[int, str]) -> str:
         return by_ifindex.get(ifindex) or f"{ORPHAN}{ifindex}"
 
+    @bulk
     def installed(self) -> State:
         by_ifindex = {w.ifindex: pid for pid, w in self._ports.items()}
         mac = self._read_gateway_mac()
@@ -163,11 +177,14 @@ class EbpfDriver:
             vni, pmac, flags, version = entries.pop(w.ifindex, (0, _ZERO_MAC, 0, 0))
             if layout.mac_str(pmac) != w.mac:
                 vni = 0  # one LocalPort has one mac: show the entry as stale so the plan rewrites it
-            ports[pid] = LocalPort(pid, vni, w.mac, w.addresses, w.gateway_ip, w.device_id,
-                                   bool(flags & layout.PORT_SG), version)
+            ports[pid] = LocalPort(
+                pid, vni, w.mac, w.addresses, w.gateway_ip, w.device_id, bool(flags & layout.PORT_SG), version
+            )
         for ifindex, (vni, pmac, flags, version) in entries.items():  # entries of vanished veths
             pid = self._port_of(ifindex, by_ifindex)
-            ports[pid] = LocalPort(pid, vni, layout.mac_str(pmac), (), "", "", bool(flags & layout.PORT_SG), version)
+            ports[pid] = LocalPort(
+                pid, vni, layout.mac_str(pmac), (), "", "", bool(flags & layout.PORT_SG), version
+            )
         endpoints: dict[EndpointKey, Endpoint] = {}
         unpack_key, unpack_ep = layout.ENDPOINT_KEY.unpack, layout.ENDPOINT.unpack
         ip_str, mac_str = layout.ip_str, layout.mac_str
@@ -198,6 +215,7 @@ class EbpfDriver:
 
     # -- Driver: execute -----------------------------------------------------------------------
 
+    @bulk
     def execute(self, plan: Plan) -> Report:
         failed: dict[Item, str] = {}
         items = plan.items
@@ -228,13 +246,14 @@ class EbpfDriver:
         if wired is not None:
             return wired.ifindex
         if port_id.startswith(ORPHAN):
-            return int(port_id[len(ORPHAN):])
+            return int(port_id[len(ORPHAN) :])
         return None
 
     def _rule_key(self, ifindex: int, key: RuleKey) -> bytes:
         ip, plen = key.prefix.split("/")
-        return layout.RULE_KEY.pack(layout.RULE_FIXED_BITS + int(plen), ifindex, key.direction, key.proto, 0,
-                                    layout.ip_bytes(ip))
+        return layout.RULE_KEY.pack(
+            layout.RULE_FIXED_BITS + int(plen), ifindex, key.direction, key.proto, 0, layout.ip_bytes(ip)
+        )
 
     def _one(self, item: Item) -> str | None:
         match item:
@@ -242,8 +261,13 @@ class EbpfDriver:
                 self._write_config(layout.mac_bytes(config.gateway_mac))
             case WirePort(port):
                 self._ports[port.port_id] = wiring.wire(
-                    self.nl, self.config.host_netns, port, ifname_prefix=self.config.ifname_prefix,
-                    netns_prefix=self.config.netns_prefix, mtu=self.config.mtu, prog_fd=self._prog["from_workload"],
+                    self.nl,
+                    self.config.host_netns,
+                    port,
+                    ifname_prefix=self.config.ifname_prefix,
+                    netns_prefix=self.config.netns_prefix,
+                    mtu=self.config.mtu,
+                    prog_fd=self._prog["from_workload"],
                 )
             case SetRule(pid, key, ranges):
                 ifindex = self._ifindex(pid)
@@ -282,36 +306,40 @@ class EbpfDriver:
         return None
 
     def _set_endpoints(self, run: tuple[SetEndpoint, ...], failed: dict[Item, str]) -> None:
-        pack_key, pack_ep = layout.ENDPOINT_KEY.pack, layout.ENDPOINT.pack
-        ip_bytes, mac_bytes = layout.ip_bytes, layout.mac_bytes
+        # the hot loop of a large VPC: tuple unpacking and bound methods, no per-entry helpers
+        pack_key, pack_ep, mac_bytes = layout.ENDPOINT_KEY.pack, layout.ENDPOINT.pack, layout.mac_bytes
+        pton, inet = socket.inet_pton, socket.AF_INET
         hosts: dict[str, bytes] = {}  # few hosts, many endpoints: convert each host ip once
         keys: list[bytes] = []
         values: list[bytes] = []
         good: list[SetEndpoint] = []
+        add_key, add_value, add_good = keys.append, values.append, good.append
         for item in run:
-            key, ep = item.key, item.endpoint
+            (vni, ip), (local_port, host_ip, mac) = item.key, item.endpoint
             try:
-                k = pack_key(key.vni, ip_bytes(key.ip))
-                if ep.local_port is None:
-                    host = hosts.get(ep.host_ip)  # type: ignore[arg-type]
+                k = pack_key(vni, pton(inet, ip))
+                if local_port is None:
+                    host = hosts.get(host_ip)  # type: ignore[arg-type]
                     if host is None:
-                        host = hosts[ep.host_ip] = ip_bytes(ep.host_ip)  # type: ignore[index,arg-type]
-                    v = pack_ep(0, host, mac_bytes(ep.mac), 0)
+                        host = hosts[host_ip] = pton(inet, host_ip)  # type: ignore[index,arg-type]
+                    v = pack_ep(0, host, mac_bytes(mac), 0)
                 else:
-                    wired = self._ports.get(ep.local_port)
+                    wired = self._ports.get(local_port)
                     if wired is None:
-                        failed[item] = f"port {ep.local_port} is not wired"
+                        failed[item] = f"port {local_port} is not wired"
                         continue
-                    v = pack_ep(wired.ifindex, _ZERO_IP, mac_bytes(ep.mac), layout.EP_LOCAL)
+                    v = pack_ep(wired.ifindex, _ZERO_IP, mac_bytes(mac), layout.EP_LOCAL)
             except (OSError, ValueError, TypeError) as e:
                 failed[item] = f"bad endpoint: {e}"
                 continue
-            keys.append(k)
-            values.append(v)
-            good.append(item)
+            add_key(k)
+            add_value(v)
+            add_good(item)
         self._batched(good, keys, values, failed)
 
-    def _batched(self, items: list, keys: list[bytes], values: list[bytes] | None, failed: dict[Item, str]) -> None:
+    def _batched(
+        self, items: list, keys: list[bytes], values: list[bytes] | None, failed: dict[Item, str]
+    ) -> None:
         """Batch update (values given) or delete; the kernel stops at the first failing entry,
         which is recorded (a missing key on delete is success) before going on after it."""
         m = self.maps["endpoints"]

@@ -25,23 +25,42 @@ class CEndpointKey(ctypes.Structure):
 
 
 class CEndpoint(ctypes.Structure):
-    _fields_ = [("ifindex", ctypes.c_uint32), ("host_ip", ctypes.c_uint8 * 4), ("mac", ctypes.c_uint8 * 6),
-                ("flags", ctypes.c_uint8), ("pad", ctypes.c_uint8)]
+    _fields_ = [
+        ("ifindex", ctypes.c_uint32),
+        ("host_ip", ctypes.c_uint8 * 4),
+        ("mac", ctypes.c_uint8 * 6),
+        ("flags", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8),
+    ]
 
 
 class CPort(ctypes.Structure):
-    _fields_ = [("vni", ctypes.c_uint32), ("mac", ctypes.c_uint8 * 6), ("flags", ctypes.c_uint8),
-                ("pad", ctypes.c_uint8), ("rules_version", ctypes.c_uint32)]
+    _fields_ = [
+        ("vni", ctypes.c_uint32),
+        ("mac", ctypes.c_uint8 * 6),
+        ("flags", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8),
+        ("rules_version", ctypes.c_uint32),
+    ]
 
 
 class CConfig(ctypes.Structure):
-    _fields_ = [("vxlan_ifindex", ctypes.c_uint32), ("gateway_mac", ctypes.c_uint8 * 6),
-                ("pad", ctypes.c_uint8 * 2)]
+    _fields_ = [
+        ("vxlan_ifindex", ctypes.c_uint32),
+        ("gateway_mac", ctypes.c_uint8 * 6),
+        ("pad", ctypes.c_uint8 * 2),
+    ]
 
 
 class CRuleKey(ctypes.Structure):
-    _fields_ = [("prefixlen", ctypes.c_uint32), ("ifindex", ctypes.c_uint32), ("direction", ctypes.c_uint8),
-                ("proto", ctypes.c_uint8), ("pad", ctypes.c_uint16), ("remote", ctypes.c_uint8 * 4)]
+    _fields_ = [
+        ("prefixlen", ctypes.c_uint32),
+        ("ifindex", ctypes.c_uint32),
+        ("direction", ctypes.c_uint8),
+        ("proto", ctypes.c_uint8),
+        ("pad", ctypes.c_uint16),
+        ("remote", ctypes.c_uint8 * 4),
+    ]
 
 
 class CPortRange(ctypes.Structure):
@@ -53,14 +72,24 @@ class CRuleValue(ctypes.Structure):
 
 
 class CCtKey(ctypes.Structure):
-    _fields_ = [("vni", ctypes.c_uint32), ("src", ctypes.c_uint8 * 4), ("dst", ctypes.c_uint8 * 4),
-                ("sport", ctypes.c_uint8 * 2), ("dport", ctypes.c_uint8 * 2), ("proto", ctypes.c_uint8),
-                ("pad", ctypes.c_uint8 * 3)]
+    _fields_ = [
+        ("vni", ctypes.c_uint32),
+        ("src", ctypes.c_uint8 * 4),
+        ("dst", ctypes.c_uint8 * 4),
+        ("sport", ctypes.c_uint8 * 2),
+        ("dport", ctypes.c_uint8 * 2),
+        ("proto", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8 * 3),
+    ]
 
 
 class CCtValue(ctypes.Structure):
-    _fields_ = [("egress_version", ctypes.c_uint32), ("ingress_version", ctypes.c_uint32),
-                ("flags", ctypes.c_uint8), ("pad", ctypes.c_uint8 * 3)]
+    _fields_ = [
+        ("egress_version", ctypes.c_uint32),
+        ("ingress_version", ctypes.c_uint32),
+        ("flags", ctypes.c_uint8),
+        ("pad", ctypes.c_uint8 * 3),
+    ]
 
 
 ENDPOINT_KEY = struct.Struct("<I4s")
@@ -99,8 +128,10 @@ def check_sizes(sizes: Mapping[str, tuple[int, int]]) -> None:
         if name not in sizes:
             raise RuntimeError(f"map {name} missing from the BPF object")
         if sizes[name] != (key.size, value.size):
-            raise RuntimeError(f"map {name}: BPF object has key/value sizes {sizes[name]}, "
-                               f"layout.py has {(key.size, value.size)}")
+            raise RuntimeError(
+                f"map {name}: BPF object has key/value sizes {sizes[name]}, "
+                f"layout.py has {(key.size, value.size)}"
+            )
 
 
 def ip_bytes(ip: str) -> bytes:

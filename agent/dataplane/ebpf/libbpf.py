@@ -18,6 +18,9 @@ from ctypes import POINTER, c_char_p, c_int, c_uint32, c_uint64, c_void_p
 BPF_ANY = 0
 BPF_NOEXIST = 1
 BPF_EXIST = 2
+# the kernel's internal "operation not supported" (a map type without a batch op returns it);
+# Python's errno module has no name for it
+ENOTSUPP = 524
 
 
 class BpfError(OSError):
@@ -60,7 +63,8 @@ def lib() -> ctypes.CDLL:
         "bpf_map_update_batch": (c_int, [c_int, c_void_p, c_void_p, POINTER(c_uint32), POINTER(_BatchOpts)]),
         "bpf_map_delete_batch": (c_int, [c_int, c_void_p, POINTER(c_uint32), POINTER(_BatchOpts)]),
         "bpf_map_lookup_batch": (
-            c_int, [c_int, c_void_p, c_void_p, c_void_p, c_void_p, POINTER(c_uint32), POINTER(_BatchOpts)]
+            c_int,
+            [c_int, c_void_p, c_void_p, c_void_p, c_void_p, POINTER(c_uint32), POINTER(_BatchOpts)],
         ),
         "bpf_obj_get": (c_int, [c_char_p]),
         "libbpf_num_possible_cpus": (c_int, []),
@@ -93,8 +97,9 @@ def obj_get(path: str) -> int:
 class Map:
     """A BPF map by fd, with raw-bytes keys and values of fixed sizes."""
 
-    def __init__(self, name: str, fd: int, key_size: int, value_size: int, *, percpu: int = 0,
-                 owns_fd: bool = False) -> None:
+    def __init__(
+        self, name: str, fd: int, key_size: int, value_size: int, *, percpu: int = 0, owns_fd: bool = False
+    ) -> None:
         self.name = name
         self.fd = fd
         self.key_size = key_size
@@ -160,7 +165,7 @@ class Map:
         try:
             yield from self._items_batched(chunk)
         except BpfError as e:
-            if e.errno not in (errno_mod.EINVAL, errno_mod.ENOTSUPP, errno_mod.EOPNOTSUPP):
+            if e.errno not in (errno_mod.EINVAL, ENOTSUPP, errno_mod.EOPNOTSUPP):
                 raise
             for key in list(self.keys()):
                 value = self.lookup(key)
@@ -178,7 +183,13 @@ class Map:
             values = ctypes.create_string_buffer(self.read_size * chunk)
             n = c_uint32(chunk)
             rc = self._lib.bpf_map_lookup_batch(
-                self.fd, None if first else cursor_in, cursor_out, keys, values, ctypes.byref(n), ctypes.byref(opts)
+                self.fd,
+                None if first else cursor_in,
+                cursor_out,
+                keys,
+                values,
+                ctypes.byref(n),
+                ctypes.byref(opts),
             )
             if rc < 0 and -rc == errno_mod.ENOSPC and n.value == 0:
                 chunk *= 4  # one hash bucket holds more entries than the chunk
@@ -189,7 +200,7 @@ class Map:
             kraw, vraw = keys.raw, values.raw
             ks, vs = self.key_size, self.read_size
             for i in range(n.value):
-                yield kraw[i * ks:(i + 1) * ks], vraw[i * vs:(i + 1) * vs]
+                yield kraw[i * ks : (i + 1) * ks], vraw[i * vs : (i + 1) * vs]
             if done:
                 return
             ctypes.memmove(cursor_in, cursor_out, len(cursor_out))
@@ -256,7 +267,9 @@ class BpfObject:
     def map(self, name: str, *, percpu: int = 0) -> Map:
         ptr = self._map_ptr(name)
         fd = _check(self._lib.bpf_map__fd(ptr), f"map fd {name}")
-        return Map(name, fd, self._lib.bpf_map__key_size(ptr), self._lib.bpf_map__value_size(ptr), percpu=percpu)
+        return Map(
+            name, fd, self._lib.bpf_map__key_size(ptr), self._lib.bpf_map__value_size(ptr), percpu=percpu
+        )
 
     def close(self) -> None:
         """Close the object's fds; attached programs and pinned maps live on in the kernel."""

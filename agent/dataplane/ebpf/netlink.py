@@ -5,6 +5,13 @@ passes the socket back), so `Netlink` keeps one per namespace. Namespaces are al
 `flags=0`: pyroute2's default (O_CREAT) would silently create a mistyped one. tc filters always
 get an explicit `prio`: without it every replace adds a new filter with a kernel-chosen
 priority instead of swapping the program in place.
+
+pyroute2 opens a namespace's socket in a forked child and ends that child with SIGTERM as soon
+as it has answered. The child is a copy of this process, so a Python SIGTERM handler (an agent's
+graceful shutdown) would run there, close our asyncio transports and thereby remove them from
+the epoll sets the child shares with us: the next netlink call here then waits forever. Such
+forks therefore happen with the signals blocked (`_held_signals`): the child inherits the
+block and leaves through `os._exit`; a signal sent to us meanwhile arrives when it is lifted.
 """
 
 from __future__ import annotations
@@ -12,8 +19,10 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 from pyroute2 import IPRoute, netns
@@ -27,6 +36,19 @@ PRIO = 1  # our one filter per device: replace-filter at this prio swaps program
 T = TypeVar("T")
 
 
+_HELD = {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+
+
+@contextmanager
+def _held_signals() -> Iterator[None]:
+    """Block the signals a Python handler may catch while pyroute2 forks (module docstring)."""
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
 class Netlink:
     """IPRoute handles by namespace name (None: the namespace this process runs in)."""
 
@@ -36,7 +58,11 @@ class Netlink:
     def __call__(self, name: str | None) -> IPRoute:
         ipr = self._handles.get(name)
         if ipr is None:
-            ipr = IPRoute() if name is None else IPRoute(netns=name, flags=0)
+            if name is None:
+                ipr = IPRoute()
+            else:
+                with _held_signals():
+                    ipr = IPRoute(netns=name, flags=0)
             self._handles[name] = ipr
         return ipr
 
@@ -56,7 +82,8 @@ def netns_exists(name: str) -> bool:
 
 
 def create_netns(name: str) -> None:
-    netns.create(name)
+    with _held_signals():
+        netns.create(name)
 
 
 def remove_netns(name: str) -> None:
@@ -115,13 +142,23 @@ def ensure_clsact(ipr: IPRoute, ifindex: int) -> None:
 def attach(ipr: IPRoute, ifindex: int, prog_fd: int, name: str, prio: int = PRIO) -> None:
     """Attach (or swap in place) a direct-action BPF program on the device's clsact ingress."""
     ensure_clsact(ipr, ifindex)
-    ipr.tc("replace-filter", "bpf", ifindex, ":1", fd=prog_fd, name=name, parent=TC_INGRESS,
-           classid=1, direct_action=True, prio=prio)
+    ipr.tc(
+        "replace-filter",
+        "bpf",
+        ifindex,
+        ":1",
+        fd=prog_fd,
+        name=name,
+        parent=TC_INGRESS,
+        classid=1,
+        direct_action=True,
+        prio=prio,
+    )
 
 
 def attached(ipr: IPRoute, ifindex: int) -> list[tuple[int, str]]:
     """(prio, program name) of the BPF filters on the device's ingress."""
-    out = []
+    out: list[tuple[int, str]] = []
     try:
         filters = ipr.get_filters(index=ifindex, parent=TC_INGRESS)
     except NetlinkError:

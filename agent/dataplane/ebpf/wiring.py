@@ -51,15 +51,16 @@ def netns_for(netns_prefix: str, port: LocalPort) -> str:
 
 
 def _alias(port_id: str, netns: str, owned: bool, device_id: str) -> str:
-    return ALIAS_PREFIX + json.dumps({"port": port_id, "netns": netns, "owned": owned, "device": device_id},
-                                     separators=(",", ":"))
+    return ALIAS_PREFIX + json.dumps(
+        {"port": port_id, "netns": netns, "owned": owned, "device": device_id}, separators=(",", ":")
+    )
 
 
 def _parse_alias(alias: str | None) -> dict | None:
     if not alias or not alias.startswith(ALIAS_PREFIX):
         return None
     try:
-        meta = json.loads(alias[len(ALIAS_PREFIX):])
+        meta = json.loads(alias[len(ALIAS_PREFIX) :])
     except ValueError:
         return None
     return meta if isinstance(meta, dict) and "port" in meta and "netns" in meta else None
@@ -85,10 +86,12 @@ def _workload_state(nl: Netlink, netns: str) -> tuple[int | None, str, tuple[Add
         return None, "", (), ""
     link = ipr.get_links(idx)[0]
     mac = link.get_attr("IFLA_ADDRESS") or ""
-    addresses = tuple(sorted(
-        Address(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
-        for a in ipr.get_addr(index=idx, family=socket.AF_INET)
-    ))
+    addresses = tuple(
+        sorted(
+            Address(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
+            for a in ipr.get_addr(index=idx, family=socket.AF_INET)
+        )
+    )
     gateway = ""
     for r in ipr.get_routes(family=socket.AF_INET, table=254):
         if r["dst_len"] == 0 and r.get_attr("RTA_GATEWAY"):
@@ -97,8 +100,16 @@ def _workload_state(nl: Netlink, netns: str) -> tuple[int | None, str, tuple[Add
     return idx, mac, addresses, gateway
 
 
-def wire(nl: Netlink, host_ns: str | None, port: LocalPort, *, ifname_prefix: str, netns_prefix: str,
-         mtu: int, prog_fd: int) -> WiredPort:
+def wire(
+    nl: Netlink,
+    host_ns: str | None,
+    port: LocalPort,
+    *,
+    ifname_prefix: str,
+    netns_prefix: str,
+    mtu: int,
+    prog_fd: int,
+) -> WiredPort:
     """Create the port's wiring or bring it to `port.wiring` (idempotent), and attach the
     workload program (`from_workload`) to the host end. Returns what is now wired."""
     host = nl(host_ns)
@@ -117,8 +128,13 @@ def wire(nl: Netlink, host_ns: str | None, port: LocalPort, *, ifname_prefix: st
             nl_mod.create_netns(ns)
         nl.forget(ns)  # a handle from before the namespace was (re)created is stale
         try:
-            host.link("add", ifname=ifname, kind="veth", mtu=mtu,
-                      peer={"ifname": WORKLOAD_IFNAME, "net_ns_fd": ns, "address": port.mac, "mtu": mtu})
+            host.link(
+                "add",
+                ifname=ifname,
+                kind="veth",
+                mtu=mtu,
+                peer={"ifname": WORKLOAD_IFNAME, "net_ns_fd": ns, "address": port.mac, "mtu": mtu},
+            )
             idx = nl_mod.link_index(host, ifname)
             assert idx is not None
             host.link("set", index=idx, ifalias=_alias(port.port_id, ns, owned, port.device_id))
@@ -191,6 +207,17 @@ def scan(nl: Netlink, host_ns: str | None) -> list[WiredPort]:
             _, mac, addresses, gateway = _workload_state(nl, ns)
         else:
             mac, addresses, gateway = "", (), ""
-        found.append(WiredPort(meta["port"], link["index"], link.get_attr("IFLA_IFNAME"), ns,
-                               bool(meta.get("owned")), meta.get("device", ""), mac, addresses, gateway))
+        found.append(
+            WiredPort(
+                meta["port"],
+                link["index"],
+                link.get_attr("IFLA_IFNAME"),
+                ns,
+                bool(meta.get("owned")),
+                meta.get("device", ""),
+                mac,
+                addresses,
+                gateway,
+            )
+        )
     return found
