@@ -85,6 +85,15 @@ def wait_active(client: Client, port_ids: list[str], timeout: float = ACTIVE_TIM
     return done
 
 
+def wait_registered(client: Client, host_ids: set[str], timeout: float = ACTIVE_TIMEOUT) -> None:
+    """Until every host's agent has said Hello (which registers its node and underlay IP)."""
+    deadline = time.monotonic() + timeout
+    while not host_ids <= {n.host_id for n in client.list_nodes()}:
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"agents of {sorted(host_ids)} did not connect in {timeout:.0f}s")
+        time.sleep(0.05)
+
+
 def story(root: Path, hosts: Hosts, say: Narrator) -> Outcome:
     out = Outcome(mode=hosts.mode)
     t0 = time.monotonic()
@@ -98,9 +107,10 @@ def story(root: Path, hosts: Hosts, say: Narrator) -> Outcome:
 
         stack.callback(hosts.close)
         hosts.start(cluster.endpoints, HOSTS)
-        say.step(f"hosts {', '.join(HOSTS)} up, agents on the {hosts.mode} data plane")
-
         client = stack.enter_context(Client(cluster.endpoints))
+        wait_registered(client, set(HOSTS))
+        say.step(f"hosts {', '.join(HOSTS)} up: their agents registered, on the {hosts.mode} data plane")
+
         blue = client.create_vpc(name="blue", cidr=CIDR)
         red = client.create_vpc(name="red", cidr=CIDR)
         say.step(f"VPCs blue (VNI {blue.vni}) and red (VNI {red.vni}), both {CIDR}")
@@ -113,7 +123,7 @@ def story(root: Path, hosts: Hosts, say: Narrator) -> Outcome:
 
         for name, vpc, host, ip in WORKLOADS:
             groups = [web.id] if vpc == "blue" else []
-            port = client.create_port(subnet_id=subnets[vpc].id, host_id=host, name=name, device_id=name,
+            port = client.create_port(subnet_id=subnets[vpc].id, host_id=host, name=name, device_id=hosts.device_id(name),
                                       fixed_ips=[ip], security_group_ids=groups)
             out.ports[name] = port
             say.detail(f"port {name:<7} {vpc:<4} {host}  {ip}  {port.mac_address}")
@@ -147,7 +157,7 @@ def story(root: Path, hosts: Hosts, say: Narrator) -> Outcome:
             say.detail(f"killed leader {old.id} (kill -9); new leader {new.id}")
             created = time.monotonic()
             late = client.create_port(subnet_id=subnets["blue"].id, host_id="host-b", name="blue-3",
-                                      device_id="blue-3", security_group_ids=[web.id])
+                                      device_id=hosts.device_id("blue-3"), security_group_ids=[web.id])
             wait_active(client, [late.id])
             out.late_port_active_s = time.monotonic() - created
             say.detail(f"port blue-3 created after the failover: ACTIVE in {out.late_port_active_s * 1000:.0f} ms")

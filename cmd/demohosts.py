@@ -34,6 +34,10 @@ class Hosts(Protocol):
 
     def start(self, controllers: list[str], hosts: Mapping[str, str]) -> None: ...
 
+    def device_id(self, name: str) -> str:
+        """The device id for a workload called name (on the eBPF data plane: its namespace)."""
+        ...
+
     def ping(self, port: res.Port, dst_ip: str, count: int = 3) -> int:
         """Echo requests from the port's workload to dst_ip; the number of replies."""
         ...
@@ -79,6 +83,10 @@ class MemoryHosts:
         self.tasks: list[asyncio.Future[None]] = []
         self.fabric = Fabric({})
         self._ident = itertools.count(1)
+
+    @staticmethod
+    def device_id(name: str) -> str:
+        return name
 
     def start(self, controllers: list[str], hosts: Mapping[str, str]) -> None:
         self.thread.start()
