@@ -131,6 +131,14 @@ class LocalCluster:
         m.popen.wait()
         m.popen = None
 
+    def stop_member(self, member_id: str) -> None:
+        """SIGTERM one member (a graceful stop) and wait for it."""
+        m = self.members[member_id]
+        if m.popen is not None:
+            m.popen.terminate()
+            m.popen.wait(20)
+            m.popen = None
+
     def restart(self, member_id: str) -> None:
         how = None if member_id in self.founding else ["--join", self.endpoints[0]]
         self.launch(member_id, how)

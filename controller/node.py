@@ -22,15 +22,12 @@ from grpc_reflection.v1alpha import reflection
 
 from alcor.controller.api.auth import Authenticator
 from alcor.controller.api.errors import status_of
-try:  # TEMPORARY-DEV
-    from alcor.controller.api.goalstate import GoalStateServicer
-    from alcor.controller.goalstate import GoalStateHub
-except ImportError:  # TEMPORARY-DEV
-    GoalStateServicer = GoalStateHub = None  # type: ignore
+from alcor.controller.api.goalstate import GoalStateServicer
 from alcor.controller.api.network import NetworkServicer
 from alcor.controller.api.watch import WatchServicer
 from alcor.controller.compactor import compact_forever
 from alcor.controller.config import NodeConfig
+from alcor.controller.goalstate import GoalStateHub
 from alcor.controller.metrics import Metrics
 from alcor.controller.replica import Replica, StoreStateMachine
 from alcor.controller.state import StoreConfig
@@ -129,7 +126,7 @@ class ControllerNode:
                              tick_seconds=c.tick_seconds, snapshot_entries=c.snapshot_entries,
                              rng=self.rng, known_members=known)
         self.replica = Replica(self.raft, self.sm)
-        self.hub = GoalStateHub(self.replica, metrics=self.metrics) if GoalStateHub else None  # TEMPORARY-DEV
+        self.hub = GoalStateHub(self.replica, metrics=self.metrics)
         self.metrics.watch_raft(self.raft.status)
 
         self.peer_server = grpc.aio.server(options=SERVER_OPTIONS)
@@ -143,7 +140,7 @@ class ControllerNode:
         NetworkServicer(self.replica, self.auth, self.metrics, hosts=self.hub).add_to_server(self.api_server)
         WatchServicer(self.replica, self.auth, self.metrics).add_to_server(self.api_server)
         ClusterServicer(self.raft).add_to_server(self.api_server)
-        if self.hub: GoalStateServicer(self.hub, self.auth).add_to_server(self.api_server)  # TEMPORARY-DEV
+        GoalStateServicer(self.hub, self.auth).add_to_server(self.api_server)
         self.health = health.aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.api_server)
         reflection.enable_server_reflection((*SERVICES, reflection.SERVICE_NAME, health.SERVICE_NAME),
@@ -160,7 +157,7 @@ class ControllerNode:
 
         await self.peer_server.start()
         await self.raft.start()
-        if self.hub: await self.hub.start()  # TEMPORARY-DEV
+        await self.hub.start()
         await self.api_server.start()
         self._compactor = asyncio.create_task(compact_forever(self.replica, c.history, c.compact_interval))
         if c.metrics_listen:
@@ -193,7 +190,7 @@ class ControllerNode:
         self._compactor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._compactor
-        if self.hub: await self.hub.stop()  # TEMPORARY-DEV
+        await self.hub.stop()
         await self.raft.stop()
         await self.peer_server.stop(None)
         self.metrics.close()
