@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -88,10 +89,21 @@ def pysyncobj_throughput(inflight: int, seconds: float) -> float:
     addrs = [f"127.0.0.1:{free_port()}" for _ in range(3)]
     procs = [
         subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("pysyncobj_peer.py")), "--me", a,
-             "--partners", ",".join(x for x in addrs if x != a), "--inflight", str(inflight),
-             "--seconds", str(seconds)],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            [
+                sys.executable,
+                str(Path(__file__).with_name("pysyncobj_peer.py")),
+                "--me",
+                a,
+                "--partners",
+                ",".join(x for x in addrs if x != a),
+                "--inflight",
+                str(inflight),
+                "--seconds",
+                str(seconds),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
         )
         for a in addrs
     ]
@@ -110,14 +122,17 @@ def main() -> None:
     inflight = 64
     lat_count = 500 if opts.quick else 3000
     kills = 2 if opts.quick else 5
+    # the machine is shared: how busy it was says how far these figures are from a quiet box
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         cluster = ProcessCluster(Path(tmp), size=3)
         try:
             cluster.start()
             leader = cluster.leader()
             commits_rpc = asyncio.run(throughput(leader.api, inflight, seconds))
-            commits = json.loads(cluster.leader().call("Load", b"%d,%f" % (inflight, seconds),
-                                                       timeout=seconds + 30))["commits_per_s"]
+            commits = json.loads(
+                cluster.leader().call("Load", b"%d,%f" % (inflight, seconds), timeout=seconds + 30)
+            )["commits_per_s"]
             lat = latencies(cluster.leader().api, lat_count)
             failovers = [failover(cluster) for _ in range(kills)]
         finally:
@@ -132,9 +147,17 @@ def main() -> None:
         "pysyncobj_commits_per_s": round(theirs, 1),
     }
     params = {
-        "mode": "quick" if opts.quick else "full", "members": 3, "fsync": True, "inflight": inflight,
-        "throughput_seconds": seconds, "latency_samples": lat_count, "failover_runs": failovers,
+        "mode": "quick" if opts.quick else "full",
+        "members": 3,
+        "fsync": True,
+        "inflight": inflight,
+        "throughput_seconds": seconds,
+        "latency_samples": lat_count,
+        "failover_runs": failovers,
         "pysyncobj": "0.3.17, no fsync, load driven inside its leader",
+        "cores": os.cpu_count(),
+        "loadavg_1min_before": load_before,
+        "loadavg_1min_after": os.getloadavg()[0],
     }
     report("bench_raft", figures, params, opts.json)
 

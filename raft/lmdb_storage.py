@@ -13,8 +13,10 @@ stand in for the compacted prefix, exactly as in MemoryStorage.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import lmdb
@@ -47,6 +49,17 @@ def _decode(index: int, value: bytes | memoryview) -> Entry:
 
 
 _OFFSET = b"offset"
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """A transaction LmdbStorage.write() committed, for publish() once it is flushed."""
+
+    offset: tuple[int, int]
+    last: int
+    entries: Sequence[Entry]
+    hard_state: HardState | None
+    snapshot: Snapshot | None
 
 
 class LmdbStorage:
@@ -150,18 +163,37 @@ class LmdbStorage:
     # -- MutableStorage -------------------------------------------------------------------------
 
     def save(
-        self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None, sync: bool = True
+        self,
+        hard_state: HardState | None,
+        entries: Sequence[Entry],
+        snapshot: Snapshot | None,
+        sync: bool = True,
     ) -> None:
         """One transaction; flushed to disk before returning unless sync is False (a Ready whose
         must_sync is False: only the commit index moved, which a restart relearns)."""
+        written = self.write(hard_state, entries, snapshot)
+        if sync:
+            self.flush()
+        self.publish(written)
+
+    def write(
+        self, hard_state: HardState | None, entries: Sequence[Entry], snapshot: Snapshot | None
+    ) -> Written:
+        """save() in steps, so a driver can flush off its loop: commit the transaction without
+        flushing, then `flush()` (which holds no Python lock while the disk works), then
+        `publish()`. Until published, the last index, hard state and snapshot this object
+        reports are those from before the write (the core reads nothing it wrote meanwhile:
+        an outstanding Ready's entries are still its unstable tail)."""
         if hard_state is None and not entries and snapshot is None:
-            return
+            return Written(self._offset, self._last, (), None, None)
         offset, last = self._offset, self._last
         with self._env.begin(write=True) as txn:
             if snapshot is not None:
                 meta = snapshot.metadata
                 if meta.index <= self._snapshot.metadata.index:
-                    raise ValueError(f"snapshot {meta.index} is not newer than {self._snapshot.metadata.index}")
+                    raise ValueError(
+                        f"snapshot {meta.index} is not newer than {self._snapshot.metadata.index}"
+                    )
                 # an installed snapshot replaces the whole log, as the leader's log may differ
                 txn.drop(self._entries, delete=False)
                 record = pb.Snapshot(metadata=snapshot_metadata_to_pb(meta), data=snapshot.data)
@@ -174,19 +206,27 @@ class LmdbStorage:
                     last = entries[-1].index
             if hard_state is not None:
                 txn.put(_HARD_STATE, hard_state_to_pb(hard_state).SerializeToString(), db=self._meta)
-        if sync and self._durable:
-            self._env.sync(True)
-        # memory follows only once the commit (and its fsync) succeeded
-        if snapshot is not None:
-            self._snapshot = snapshot
-            self._terms.clear()
-        self._offset, self._last = offset, last
-        if entries:
-            self._note_appended(entries)
-        if hard_state is not None:
-            self._hard_state = hard_state
+        return Written(offset, last, entries, hard_state, snapshot)
 
-    def _append(self, txn: lmdb.Transaction, entries: Sequence[Entry], first: int, last: int) -> Sequence[Entry]:
+    def flush(self) -> None:
+        """Make every committed transaction durable (fdatasync); safe to call from a worker thread."""
+        if self._durable:
+            self._env.sync(True)
+
+    def publish(self, written: Written) -> None:
+        """The last step of save(): memory follows only once the commit (and its flush) succeeded."""
+        if written.snapshot is not None:
+            self._snapshot = written.snapshot
+            self._terms.clear()
+        self._offset, self._last = written.offset, written.last
+        if written.entries:
+            self._note_appended(written.entries)
+        if written.hard_state is not None:
+            self._hard_state = written.hard_state
+
+    def _append(
+        self, txn: lmdb.Transaction, entries: Sequence[Entry], first: int, last: int
+    ) -> Sequence[Entry]:
         if entries[-1].index < first:
             return ()  # everything already compacted (a stale duplicate)
         if entries[0].index < first:
@@ -204,16 +244,20 @@ class LmdbStorage:
         return entries
 
     def _note_appended(self, entries: Sequence[Entry]) -> None:
-        start = entries[0].index
-        for index in [i for i in self._terms if i >= start]:
-            del self._terms[index]
+        # Keys go in ascending order (a suffix is dropped before it is replaced), so the newest
+        # are last: an ordinary append drops nothing and never scans the whole cache.
+        start, terms = entries[0].index, self._terms
+        while terms and next(reversed(terms)) >= start:
+            terms.popitem()
         for e in entries:
-            self._terms[e.index] = e.term
-        if len(self._terms) > 8192:  # the tail is what the core asks about
-            for index in sorted(self._terms)[:-1024]:
-                del self._terms[index]
+            terms[e.index] = e.term
+        if len(terms) > 8192:  # the tail is what the core asks about
+            for index in list(itertools.islice(terms, len(terms) - 1024)):
+                del terms[index]
 
-    def create_snapshot(self, index: int, conf_state: ConfState, data: bytes, compact: bool = False) -> Snapshot:
+    def create_snapshot(
+        self, index: int, conf_state: ConfState, data: bytes, compact: bool = False
+    ) -> Snapshot:
         """Record the application's snapshot at index (<= applied). With compact, drop the entries
         it covers in the same transaction, so a crash never leaves the log and the snapshot's
         membership out of step."""
@@ -225,7 +269,7 @@ class LmdbStorage:
             txn.put(_SNAPSHOT, record.SerializeToString(), db=self._meta)
             if compact:
                 self._compact(txn, index, snapshot.metadata.term)
-        self._flush()
+        self.flush()
         self._snapshot = snapshot
         if compact:
             self._compacted(index, snapshot.metadata.term)
@@ -239,12 +283,8 @@ class LmdbStorage:
         term = self.term(index)
         with self._env.begin(write=True) as txn:
             self._compact(txn, index, term)
-        self._flush()
+        self.flush()
         self._compacted(index, term)
-
-    def _flush(self) -> None:
-        if self._durable:
-            self._env.sync(True)
 
     def _compact(self, txn: lmdb.Transaction, index: int, term: int) -> None:
         cur = txn.cursor(db=self._entries)

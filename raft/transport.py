@@ -75,7 +75,9 @@ class TlsFiles:
         )
 
     def channel_credentials(self) -> grpc.ChannelCredentials:
-        return grpc.ssl_channel_credentials(self.ca.read_bytes(), self.key.read_bytes(), self.cert.read_bytes())
+        return grpc.ssl_channel_credentials(
+            self.ca.read_bytes(), self.key.read_bytes(), self.cert.read_bytes()
+        )
 
 
 def _bearer(secret: str | None) -> list[tuple[str, str]]:
@@ -152,7 +154,9 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
         expected = f"Bearer {self._secret}".encode()
         presented = dict(context.invocation_metadata() or ()).get("authorization", "")
         if not hmac.compare_digest(str(presented).encode(), expected):
-            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "raft peer did not present the cluster secret")
+            await context.abort(
+                grpc.StatusCode.UNAUTHENTICATED, "raft peer did not present the cluster secret"
+            )
 
     def _accept(self, m: pb.Message) -> None:
         if m.to_id != self.node_id:
@@ -180,12 +184,13 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
                 head = chunk.message
             parts.append(chunk.data)
         if head is None or head.type != MessageType.SNAPSHOT:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "snapshot stream without its SNAPSHOT message")
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "snapshot stream without its SNAPSHOT message"
+            )
             raise AssertionError("unreachable")
         head.snapshot.data = b"".join(parts)
         self._accept(head)
         return peer_pb2.PeerAck()
-
 
     async def Propose(
         self, request: peer_pb2.ProposeRequest, context: grpc.aio.ServicerContext
@@ -251,29 +256,35 @@ class _Peer:
                 await t
         await self.channel.close()
 
-    async def _batches(self) -> AsyncIterator[pb.MessageBatch]:
-        while True:
-            batch = pb.MessageBatch()
-            m = await self.queue.get()
-            batch.messages.append(message_to_pb(m))
-            while len(batch.messages) < BATCH_LIMIT and not self.queue.empty():
-                batch.messages.append(message_to_pb(self.queue.get_nowait()))
-            yield batch
+    def _next_batch(self, first: Message) -> pb.MessageBatch:
+        batch = pb.MessageBatch()
+        batch.messages.append(message_to_pb(first))
+        while len(batch.messages) < BATCH_LIMIT and not self.queue.empty():
+            batch.messages.append(message_to_pb(self.queue.get_nowait()))
+        return batch
 
     async def _stream(self) -> None:
         backoff = 0.05
         metadata = _bearer(self.transport._secret)
         while True:
+            # Written here rather than from a request iterator: grpc.aio would consume that in
+            # a task of its own, one more loop step between the node's send() and the wire.
+            call = self.stub.Send(metadata=metadata)
             try:
-                await self.stub.Send(self._batches(), metadata=metadata)
-                backoff = 0.05
-            except grpc.aio.AioRpcError as e:
-                if e.code() == grpc.StatusCode.UNAUTHENTICATED:
-                    log.error("raft peer %s refused us: %s", self.peer_id, e.details())
-                # whatever was queued meanwhile is stale by the time the peer is back
-                self._drain()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
+                while True:
+                    batch = self._next_batch(await self.queue.get())
+                    await call.write(batch)
+                    backoff = 0.05
+            except (grpc.aio.AioRpcError, asyncio.InvalidStateError):
+                pass  # the stream broke: start another one after a pause
+            finally:
+                call.cancel()  # a no-op if it broke; ends it if this task is cancelled
+            if await call.code() == grpc.StatusCode.UNAUTHENTICATED:
+                log.error("raft peer %s refused us: %s", self.peer_id, await call.details())
+            # whatever was queued meanwhile is stale by the time the peer is back
+            self._drain()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 1.0)
 
     def _drain(self) -> None:
         while not self.queue.empty():
@@ -288,7 +299,9 @@ class _Peer:
             head = message_to_pb(replace(m, snapshot=Snapshot(snapshot.metadata, b"")))
             data = snapshot.data
 
-            async def chunks(head: pb.Message = head, data: bytes = data) -> AsyncIterator[peer_pb2.SnapshotChunk]:
+            async def chunks(
+                head: pb.Message = head, data: bytes = data
+            ) -> AsyncIterator[peer_pb2.SnapshotChunk]:
                 view = memoryview(data)
                 yield peer_pb2.SnapshotChunk(message=head, data=bytes(view[:CHUNK_BYTES]))
                 for at in range(CHUNK_BYTES, len(data), CHUNK_BYTES):

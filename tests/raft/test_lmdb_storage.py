@@ -142,3 +142,29 @@ def test_acknowledged_entries_survive_kill_9(tmp_path: Path) -> None:
     s = LmdbStorage(tmp_path / "raft")
     assert s.last_index() >= acked
     assert len(s.entries(1, acked + 1)) == acked
+
+
+def test_save_in_steps_shows_nothing_until_published(tmp_path: Path) -> None:
+    """write() commits, flush() makes it durable, publish() moves the in-memory view; the node
+    driver flushes off its loop in between, when nothing may read the new tail as stable."""
+    s = LmdbStorage(tmp_path / "raft")
+    s.save(HardState(1, "a", 0), ents(1, 4, 1), None)
+    written = s.write(HardState(2, "a", 3), ents(3, 6, 2), None)  # replaces 3, appends 4..5
+    assert (s.last_index(), s.initial_state()[0]) == (3, HardState(1, "a", 0))
+    s.flush()
+    s.publish(written)
+    assert (s.last_index(), s.initial_state()[0], s.term(3)) == (5, HardState(2, "a", 3), 2)
+    s.close()
+    r = LmdbStorage(tmp_path / "raft")
+    assert r.entries(1, 6) == ents(1, 3, 1) + ents(3, 6, 2)
+    assert r.initial_state()[0] == HardState(2, "a", 3)
+
+
+def test_the_term_cache_follows_replaced_suffixes_and_stays_bounded(tmp_path: Path) -> None:
+    s = LmdbStorage(tmp_path / "raft")
+    for start in range(1, 10_001, 500):
+        s.save(None, ents(start, start + 500, 1), None)
+    s.save(None, ents(9_990, 9_995, 2), None)  # replaces 9990..10000 with 9990..9994
+    assert (s.last_index(), s.term(9_989), s.term(9_990), s.term(9_994)) == (9_994, 1, 2, 2)
+    assert len(s._terms) <= 8192
+    assert s.term(10) == 1  # beyond the cache: read from LMDB

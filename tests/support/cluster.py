@@ -33,7 +33,9 @@ class Member:
 
 
 class LocalCluster:
-    def __init__(self, root: Path, secret: str | None = "test-secret", snapshot_entries: int = 20_000) -> None:
+    def __init__(
+        self, root: Path, secret: str | None = "test-secret", snapshot_entries: int = 20_000
+    ) -> None:
         self.root = root
         self.secret = secret
         self.snapshot_entries = snapshot_entries
@@ -54,11 +56,19 @@ class LocalCluster:
         self.addresses[member_id] = address
         return await self._launch(member_id, address, LmdbStorage(self.root / member_id / "raft"), known)
 
-    async def _launch(self, i: str, address: str, storage: LmdbStorage,
-                      known: dict[str, tuple[str, str]] | None = None) -> Member:
+    async def _launch(
+        self, i: str, address: str, storage: LmdbStorage, known: dict[str, tuple[str, str]] | None = None
+    ) -> Member:
         sm = KvStateMachine(self.root / i / "state")
-        node = RaftNode(Config(i), storage, sm, secret=self.secret, tick_seconds=0.02,
-                        snapshot_entries=self.snapshot_entries, known_members=known)
+        node = RaftNode(
+            Config(i),
+            storage,
+            sm,
+            secret=self.secret,
+            tick_seconds=0.02,
+            snapshot_entries=self.snapshot_entries,
+            known_members=known,
+        )
         server = grpc.aio.server()
         node.transport.add_to_server(server)
         server.add_insecure_port(address)
@@ -87,8 +97,11 @@ class LocalCluster:
     async def leader(self, timeout: float = 10.0, exclude: set[str] | None = None) -> Member:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
-            leaders = [m for m in self.members.values()
-                       if m.node.role == Role.LEADER and m.id not in (exclude or set())]
+            leaders = [
+                m
+                for m in self.members.values()
+                if m.node.role == Role.LEADER and m.id not in (exclude or set())
+            ]
             if len(leaders) == 1:
                 return leaders[0]
             assert asyncio.get_running_loop().time() < deadline, "no single leader elected"

@@ -56,8 +56,9 @@ class ProcessCluster:
     def add(self, member_id: str) -> Proc:
         """A new member process that joins through the current members (`--join`)."""
         joined = ",".join(p.api for p in self.alive())
-        self.procs[member_id] = Proc(member_id, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}",
-                                     self.root / member_id)
+        self.procs[member_id] = Proc(
+            member_id, f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}", self.root / member_id
+        )
         self.launch(member_id, ["--join", joined])
         return self.procs[member_id]
 
@@ -68,9 +69,22 @@ class ProcessCluster:
             how = ["--bootstrap", ",".join(f"{q.id}={q.peer}/{q.api}" for q in founding)]
         log = open(self.root / f"{member_id}.log", "ab")  # noqa: SIM115 - owned by the child
         p.popen = subprocess.Popen(
-            [sys.executable, str(KVSERVER), "--id", member_id, "--dir", str(p.dir), "--peer", p.peer,
-             "--api", p.api, *how, *self.extra],
-            stdout=subprocess.PIPE, stderr=log,
+            [
+                sys.executable,
+                str(KVSERVER),
+                "--id",
+                member_id,
+                "--dir",
+                str(p.dir),
+                "--peer",
+                p.peer,
+                "--api",
+                p.api,
+                *how,
+                *self.extra,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=log,
         )
         assert p.popen.stdout is not None
         line = p.popen.stdout.readline()
