@@ -3,7 +3,8 @@
 `StoreStateMachine` adapts `state.Store` to `alcor.raft.node.StateMachine`: committed entries
 are applied in one LMDB transaction per Ready, snapshots are a compacted copy of the LMDB
 environment, and restore swaps the environment directory atomically. After each applied batch
-it tells its listeners the new revision (watch streams and the goal-state engine follow it).
+it tells its listeners the new revision on their event loop (watch streams and the goal-state
+engine follow it).
 
 `Replica` is what the API servicers see: `submit(command)` proposes an envelope through Raft
 from any member and returns the state machine's Result; `read_barrier(stale)` makes a read
@@ -38,13 +39,18 @@ class StoreStateMachine:
         self.path = Path(path)
         self.config = config or StoreConfig()
         self.store = Store(str(self.path), self.config)
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[asyncio.AbstractEventLoop, Listener]] = []
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
-        """Call listener(revision) after every applied batch (on the Raft loop); returns an
-        unsubscribe function."""
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener) if listener in self._listeners else None
+        """Call listener(revision) after every applied batch, on the event loop of the caller
+        (Raft applies in a worker thread); returns an unsubscribe function."""
+        entry = (asyncio.get_running_loop(), listener)
+        self._listeners.append(entry)
+        return lambda: self._listeners.remove(entry) if entry in self._listeners else None
+
+    def _notify(self, revision: int) -> None:
+        for loop, listener in list(self._listeners):
+            loop.call_soon_threadsafe(_call, listener, revision)
 
     def applied_index(self) -> int:
         return self.store.applied_index
@@ -56,12 +62,7 @@ class StoreStateMachine:
             results[e.index].SerializeToString() if e.index in results else None for e in entries
         ]
         if results:
-            revision = self.store.revision
-            for listener in list(self._listeners):
-                try:
-                    listener(revision)
-                except Exception:  # a broken watcher must not stop the replica applying
-                    log.exception("applied-revision listener failed")
+            self._notify(self.store.revision)
         return out
 
     def snapshot(self) -> tuple[int, bytes]:
@@ -89,11 +90,17 @@ class StoreStateMachine:
         if self.store.applied_index != index:
             raise ValueError(f"snapshot image covers index {self.store.applied_index}, expected {index}")
         log.info("state restored from a snapshot at index %d (revision %d)", index, self.store.revision)
-        for listener in list(self._listeners):
-            listener(self.store.revision)
+        self._notify(self.store.revision)
 
     def close(self) -> None:
         self.store.close()
+
+
+def _call(listener: Listener, revision: int) -> None:
+    try:
+        listener(revision)
+    except Exception:  # a broken watcher must not stop the others
+        log.exception("applied-revision listener failed")
 
 
 class Replica:

@@ -319,16 +319,14 @@ class RaftNode:
             # large (a snapshot, a catching-up follower's batch): written off the loop as a whole
             await asyncio.to_thread(self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync)
         elif rd.hard_state is not None or rd.entries:
-            # The transaction is small and written here. When this Ready sent messages (a
-            # leader's new entries) the flush, which holds no Python lock, goes to a thread: the
-            # entries travel to followers, and their acks come back, while the leader flushes
-            # (thesis 10.2.1). Otherwise (a follower) the ack waits for this flush anyway, and
-            # flushing in place costs the loop less than the two thread handoffs would.
+            # The transaction is small and written here; the flush, which holds no Python lock,
+            # goes to a thread. A leader's entries travel to followers, and their acks come back,
+            # while it flushes (thesis 10.2.1); and on every member the loop keeps serving (API
+            # calls, watches, agent streams) and queueing proposals, which then share the next
+            # flush (group commit) instead of waiting one fsync each.
             written = self.storage.write(rd.hard_state, rd.entries, None)
-            if rd.must_sync and rd.messages:
+            if rd.must_sync:
                 await asyncio.to_thread(self.storage.flush)
-            elif rd.must_sync:
-                self.storage.flush()
             self.storage.publish(written)
         self._send(rd.persisted_messages)
         if rd.persisted_messages and rd.committed_entries:
@@ -341,7 +339,7 @@ class RaftNode:
             self._conf_history = [(rd.snapshot.metadata.index, rd.snapshot.metadata.conf_state)]
             self._update_peers()
         if rd.committed_entries:
-            self._apply(rd.committed_entries)
+            await self._apply(rd.committed_entries)
         for rs in rd.read_states:
             bisect.insort(self._ready_reads, (rs.index, rs.context))
         self._release_reads()
@@ -367,12 +365,14 @@ class RaftNode:
         # reads pending on a deposed leader are dropped by the core: they time out, unserved
         self.leader, self.role = lead, role
 
-    def _apply(self, entries: list[Entry]) -> None:
+    async def _apply(self, entries: list[Entry]) -> None:
         fresh = [e for e in entries if e.index > self._applied]
         for e in entries:
             if e.type == EntryType.CONF_CHANGE:
                 self._note_conf_change(decode_conf_change(e.data))
-        results = self.sm.apply(fresh) if fresh else []
+        # in a thread: applying (and the state machine's own commit) must not stall the loop,
+        # which meanwhile serves reads and gathers the next proposals
+        results = await asyncio.to_thread(self.sm.apply, fresh) if fresh else []
         if fresh:
             self._applied = fresh[-1].index
         by_index = {e.index: (e, r) for e, r in zip(fresh, results, strict=True)}

@@ -73,20 +73,24 @@ class GoalStateServicer(goalstate_pb2_grpc.GoalStateServiceServicer):
         reader = asyncio.get_running_loop().create_task(self._read(request_iterator, session))
         try:
             yield gs.ControllerMessage(
-                welcome=gs.Welcome(member_id=self.hub.member_id, resumed=session.resumed, revision=session.revision)
+                welcome=gs.Welcome(
+                    member_id=self.hub.member_id, resumed=session.resumed, revision=session.revision
+                )
             )
             while True:
-                update = await session.next_update()
-                if update is None:
+                message = await session.next_message()
+                if message is None:
                     break
-                yield gs.ControllerMessage(update=update)
+                yield message
         finally:
             reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await reader
             self.hub.close(session)
         if session.reason.startswith("invalid:"):
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, session.reason.removeprefix("invalid:").strip())
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, session.reason.removeprefix("invalid:").strip()
+            )
         if session.reason:
             await context.abort(grpc.StatusCode.ABORTED, session.reason)
 
@@ -103,6 +107,10 @@ class GoalStateServicer(goalstate_pb2_grpc.GoalStateServiceServicer):
         except ValueError as e:
             session.close(f"invalid: {e}")
             return
-        except (grpc.aio.AioRpcError, asyncio.CancelledError):
-            pass
+        except grpc.aio.AioRpcError:
+            pass  # the agent went away
+        except Exception:  # a bug: end this stream (the agent reconnects), never leave it deaf
+            log.exception("goal-state stream of host %s: handling an ack failed", session.host_id)
+            session.close("internal error while handling an ack")
+            return
         session.close()

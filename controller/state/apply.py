@@ -141,6 +141,7 @@ def _run(
         if not caller.admin:
             _check_project_caller(caller)
         outcome = handler(ctx, payload)
+        ctx.flush()
     except CommandError as e:
         journal.rollback()
         return _failure(revision, e)

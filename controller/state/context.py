@@ -8,10 +8,16 @@ flag that decides whether the revision is bumped.
 Ids are `<kind>-<revision:012x>-<seq:04x>`: unique because a revision is written by exactly one
 command and the sequence is unique within it, deterministic because both come from the log,
 and sorting in creation order (so listing by id pages in creation order).
+
+A `Ctx` is also where a command keeps what it may reuse while it runs (`memo`: records it
+resolved, allocator state it holds in memory). Such state lives for one command only: a later
+command sees the committed bytes, never a cached copy. Write-back state registers a flush with
+`defer_flush`; `flush()` writes it before the command's changes are final (apply.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from alcor.controller.schema import Schema, dumps, event_key
@@ -46,7 +52,19 @@ def embed(field_number: int, payload: bytes) -> bytes:
 
 
 class Ctx:
-    __slots__ = ("_event_seq", "_id_seq", "caller", "changed", "revision", "s", "txn")
+    __slots__ = (
+        "_event_heads",
+        "_event_seq",
+        "_flushes",
+        "_id_seq",
+        "batch",
+        "caller",
+        "changed",
+        "memo",
+        "revision",
+        "s",
+        "txn",
+    )
 
     def __init__(self, s: Schema, txn: Any, caller: cmd.Caller, revision: int) -> None:
         self.s = s
@@ -56,6 +74,21 @@ class Ctx:
         self.changed = False
         self._id_seq = 0
         self._event_seq = 0
+        self._event_heads: dict[tuple[int, int, str], bytes] = {}
+        self._flushes: list[Callable[[], None]] = []
+        self.memo: dict[Any, Any] = {}  # per-command reuse (see the module docstring)
+        # set by a command that allocates many addresses: allocators then hold (ipam.py)
+        self.batch = False
+
+    def defer_flush(self, flush: Callable[[], None]) -> None:
+        """Have `flush()` call `flush` (once) to write state a module held in memory."""
+        self._flushes.append(flush)
+
+    def flush(self) -> None:
+        """Write everything held back; the command's writes are complete after this."""
+        for flush in self._flushes:
+            flush()
+        self._flushes.clear()
 
     # ---- ids and events ----
 
@@ -68,7 +101,11 @@ class Ctx:
     def save(self, kind: Kind[M], msg: M, event_type: int) -> None:
         """Write `msg`'s record and the change event saying so, from one serialization."""
         data = dumps(msg)
-        self.txn.put(kind.key(msg).encode(), data, db=kind.db(self.s))
+        key = kind.key(msg).encode()
+        if event_type == watch.EVENT_TYPE_CREATED:  # a created record's key is new
+            self.txn.insert(key, data, db=kind.db(self.s))
+        else:
+            self.txn.put(key, data, db=kind.db(self.s))
         self._append(event_type, kind, kind.project(msg), data)
 
     def emit(self, event_type: int, kind: Kind[M], msg: M) -> None:
@@ -76,20 +113,30 @@ class Ctx:
         self._append(event_type, kind, kind.project(msg), dumps(msg))
 
     def _append(self, event_type: int, kind: Kind[Any], project_id: str, data: bytes) -> None:
-        head = watch.Event(
-            type=event_type,  # type: ignore[arg-type]
-            kind=kind.resource_kind,  # type: ignore[arg-type]
-            revision=self.revision,
-            project_id=project_id,
-        )
         # Event.resource (field 5) is the last field, and a Resource holding one kind is that
         # kind's field: appending both embeddings to the serialized head is exactly the
         # deterministic serialization of the whole Event (tests/controller/test_changelog.py
-        # checks it), without copying and re-serializing the resource.
-        event = dumps(head) + embed(5, embed(kind.field_number, data))
-        self.txn.put(event_key(self.revision, self._event_seq), event, db=self.s.changelog)
+        # checks it), without copying and re-serializing the resource. The head is the same for
+        # every event of one type, kind and project in a command (a bulk create), so it is
+        # serialized once.
+        head = self._event_heads.get((event_type, kind.resource_kind, project_id))
+        if head is None:
+            head = self._event_head(event_type, kind.resource_kind, project_id)
+        event = head + embed(5, embed(kind.field_number, data))
+        self.txn.insert(event_key(self.revision, self._event_seq), event, db=self.s.changelog)
         self._event_seq += 1
         self.changed = True
+
+    def _event_head(self, event_type: int, resource_kind: int, project_id: str) -> bytes:
+        """The serialized Event without its resource, remembered for the command."""
+        event = watch.Event(
+            type=event_type,  # type: ignore[arg-type]
+            kind=resource_kind,  # type: ignore[arg-type]
+            revision=self.revision,
+            project_id=project_id,
+        )
+        head = self._event_heads[(event_type, resource_kind, project_id)] = dumps(event)
+        return head
 
     # ---- scoping ----
 

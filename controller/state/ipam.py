@@ -12,6 +12,13 @@ never scans a subnet or the MAC space:
   administered, unicast), so a freed MAC is not handed out again until the space wraps. A
   requested MAC may be any unicast address; inside the managed space it is taken from the set.
 - VNIs: lowest free value of the configured range.
+
+In a command that allocates many values (`Ctx.batch`: a bulk port create) every allocator is
+one holding `RangeSet` (rangeset.py) kept in the command's `Ctx.memo`, and so is the MAC
+cursor: consecutive allocations write each free range and the cursor once, at `Ctx.flush`,
+instead of once per port. All access to the free sets goes through the functions below, so
+nothing in the command reads a stale record. Other commands write eagerly: for one
+allocation, holding would only add work.
 """
 
 from __future__ import annotations
@@ -49,8 +56,20 @@ def ip_int(text: str) -> int:
 # ---- IPs ----
 
 
+def _free_set(ctx: Ctx, db: object, key_prefix: bytes, width: int) -> RangeSet:
+    """The free set of `db` under `key_prefix`; in a batch, the command's holding one."""
+    if not ctx.batch:
+        return RangeSet(ctx.txn, db, key_prefix, width)
+    memo_key = ("rangeset", db, key_prefix)
+    rs = ctx.memo.get(memo_key)
+    if rs is None:
+        rs = ctx.memo[memo_key] = RangeSet(ctx.txn, db, key_prefix, width, hold=True)
+        ctx.defer_flush(rs.flush)
+    return rs
+
+
 def _pool(ctx: Ctx, subnet_id: str) -> RangeSet:
-    return RangeSet(ctx.txn, ctx.s.ip_free, prefix(subnet_id), 4)
+    return _free_set(ctx, ctx.s.ip_free, prefix(subnet_id), 4)
 
 
 def init_pools(ctx: Ctx, subnet_id: str, pools: list[tuple[int, int]]) -> None:
@@ -64,10 +83,12 @@ def drop_pools(ctx: Ctx, subnet_id: str) -> None:
 
 
 def allocate_ip(ctx: Ctx, subnet_id: str, port_id: str, field: str) -> int:
-    ip = _pool(ctx, subnet_id).take_lowest()
+    pool = _pool(ctx, subnet_id)
+    ip = pool.take_lowest()
     if ip is None:
         raise exhausted(f"subnet {subnet_id!r} has no free address", "POOL_EXHAUSTED", field)
-    ctx.txn.put(prefix(subnet_id) + u32(ip), _IN_POOL + port_id.encode(), db=ctx.s.ip_allocations)
+    # it was free, so it has no allocation record
+    ctx.txn.insert(pool.prefix + u32(ip), _IN_POOL + port_id.encode(), db=ctx.s.ip_allocations)
     return ip
 
 
@@ -94,7 +115,33 @@ def release_ip(ctx: Ctx, subnet_id: str, ip: int) -> None:
 
 
 def _macs(ctx: Ctx) -> RangeSet:
-    return RangeSet(ctx.txn, ctx.s.mac_free, b"", 6)
+    return _free_set(ctx, ctx.s.mac_free, b"", 6)
+
+
+class _MacCursor:
+    """The next-fit cursor, read once per command and written back at Ctx.flush."""
+
+    # no reference to the Ctx: it holds this object, and a cycle would keep the command's
+    # journal alive until the garbage collector runs
+    __slots__ = ("db", "moved", "txn", "value")
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.txn, self.db = ctx.txn, ctx.s.meta
+        self.value = to_int(self.txn.get(META_MAC_CURSOR, db=self.db))
+        self.moved = False
+        ctx.defer_flush(self.flush)
+
+    def flush(self) -> None:
+        if self.moved:
+            self.txn.put(META_MAC_CURSOR, u48(self.value), db=self.db)
+            self.moved = False
+
+
+def _mac_cursor(ctx: Ctx) -> _MacCursor:
+    cursor = ctx.memo.get(_MacCursor)
+    if cursor is None:
+        cursor = ctx.memo[_MacCursor] = _MacCursor(ctx)
+    return cursor  # type: ignore[no-any-return]
 
 
 def init_macs(ctx: Ctx) -> None:
@@ -103,12 +150,17 @@ def init_macs(ctx: Ctx) -> None:
 
 
 def allocate_mac(ctx: Ctx, port_id: str, field: str) -> int:
-    cursor = to_int(ctx.txn.get(META_MAC_CURSOR, db=ctx.s.meta))
-    mac = _macs(ctx).take_next(cursor)
+    cursor = _mac_cursor(ctx) if ctx.batch else None
+    start = to_int(ctx.txn.get(META_MAC_CURSOR, db=ctx.s.meta)) if cursor is None else cursor.value
+    mac = _macs(ctx).take_next(start)
     if mac is None:
         raise exhausted("no free MAC address", "MAC_EXHAUSTED", field)
-    ctx.txn.put(META_MAC_CURSOR, u48(mac + 1 if mac < MAC_LAST else MAC_FIRST), db=ctx.s.meta)
-    ctx.txn.put(u48(mac), port_id.encode(), db=ctx.s.mac_allocations)
+    following = mac + 1 if mac < MAC_LAST else MAC_FIRST
+    if cursor is None:
+        ctx.txn.put(META_MAC_CURSOR, u48(following), db=ctx.s.meta)
+    else:
+        cursor.value, cursor.moved = following, True
+    ctx.txn.insert(u48(mac), port_id.encode(), db=ctx.s.mac_allocations)  # it was free
     return mac
 
 

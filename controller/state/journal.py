@@ -6,7 +6,10 @@ first write), which measured about 8% of a port create. `Journal` writes straigh
 batch transaction and remembers each key's previous value; `rollback()` restores them in
 reverse order, which restores the exact previous set of (key, value) pairs.
 
-Every write of a command goes through its Journal (`Ctx.txn`): `put` and `delete` here. Cursors
+Every write of a command goes through its Journal (`Ctx.txn`): `put`, `insert` and `delete` here.
+`insert` is for keys the command knows to be new (they hold a freshly minted id or revision):
+their undo is a delete, so the old value need not be read back; if the key does exist after
+all, it degrades to `put`, so a wrong "new" claim costs speed, never correctness. Cursors
 handed out by `cursor()` are for reading; a write through a cursor would escape the journal.
 The property tests check after every refused command that the state hash did not move.
 """
@@ -32,6 +35,13 @@ class Journal:
 
     def put(self, key: bytes, value: bytes, db: Any) -> None:
         self._undo.append((db, key, self._txn.replace(key, value, db=db)))
+
+    def insert(self, key: bytes, value: bytes, db: Any) -> None:
+        """`put` for a key that should not exist yet (see the module docstring)."""
+        if self._txn.put(key, value, db=db, overwrite=False):
+            self._undo.append((db, key, None))
+        else:
+            self.put(key, value, db)
 
     def delete(self, key: bytes, db: Any) -> None:
         old = self._txn.pop(key, db=db)

@@ -15,6 +15,11 @@ Decisions:
   port's revision like any other change, but not its configuration revision (kept as the value
   of the port's `ports_by_host` entry, which every configuration change rewrites), so a report
   about the current configuration is accepted whatever status updates happened in between.
+- Speed: every replica applies every create, so the create path is kept lean. In a bulk create
+  (`Ctx.batch`) the records a port create only reads (the subnet, other subnets of its
+  addresses, the project's default group) are resolved once per command through `Ctx.memo`
+  (creating ports never changes them; named security groups are memoized in any command), and
+  the allocators hold their state in memory until the command ends (ipam.py).
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ _REPORTED_STATUSES = frozenset({res.PORT_STATUS_DOWN, res.PORT_STATUS_ACTIVE, re
 
 
 def create(ctx: Ctx, req: net.CreatePortRequest) -> res.Resource:
-    return PORT.resource(_create(ctx, req, ""))
+    return _create(ctx, req, "")
 
 
 def create_many(ctx: Ctx, req: net.CreatePortsRequest) -> list[res.Resource]:
@@ -48,6 +53,7 @@ def create_many(ctx: Ctx, req: net.CreatePortsRequest) -> list[res.Resource]:
     if not req.ports:
         raise invalid("ports is required", "ports", "FIELD_REQUIRED")
     validate.at_most(req.ports, MAX_BULK, "ports")
+    ctx.batch = True
     out = []
     for i, item in enumerate(req.ports):
         if item.request_id:
@@ -55,35 +61,72 @@ def create_many(ctx: Ctx, req: net.CreatePortsRequest) -> list[res.Resource]:
                 f"ports[{i}].request_id must be empty (the bulk request_id covers every port)",
                 f"ports[{i}].request_id",
             )
-        out.append(PORT.resource(_create(ctx, item, f"ports[{i}].")))
+        out.append(_create(ctx, item, f"ports[{i}]."))
     return out
 
 
-def _create(ctx: Ctx, req: net.CreatePortRequest, f: str) -> res.Port:
-    subnet, project = ctx.parent(SUBNET, req.subnet_id, f + "subnet_id", req.project_id, f + "project_id")
-    port = res.Port(
-        project_id=project,
-        name=validate.text(req.name, f + "name"),
-        host_id=validate.host_id(req.host_id, f + "host_id") if req.host_id else "",
-        device_id=validate.text(req.device_id, f + "device_id"),
-        status=res.PORT_STATUS_DOWN,
-    )
-    port.id = ctx.new_id("port")
-    port.vpc_id = subnet.vpc_id
-    port.subnet_id = subnet.id
-    _addresses(ctx, port, subnet, req.fixed_ips, project, f + "fixed_ips")
+def _create(ctx: Ctx, req: net.CreatePortRequest, f: str) -> res.Resource:
+    """The new port, built inside the Resource the command returns (saves a copy per port)."""
+    # The order of the checks decides which error a bad request gets: keep it.
+    subnet, project = _parent(ctx, req.subnet_id, req.project_id, f)
+    name = validate.text(req.name, f + "name")
+    host_id = validate.host_id(req.host_id, f + "host_id") if req.host_id else ""
+    device_id = validate.text(req.device_id, f + "device_id")
+    port_id = ctx.new_id("port")
+    fixed_ips = _addresses(ctx, port_id, subnet, req.fixed_ips, project, f + "fixed_ips")
     if req.mac_address:
         mac = validate.mac_address(req.mac_address, f + "mac_address")
-        ipam.claim_mac(ctx, mac, port.id, f + "mac_address")
+        ipam.claim_mac(ctx, mac, port_id, f + "mac_address")
     else:
-        mac = ipam.allocate_mac(ctx, port.id, f + "mac_address")
-    port.mac_address = validate.format_mac(mac)
+        mac = ipam.allocate_mac(ctx, port_id, f + "mac_address")
     groups = _groups(ctx, req.security_group_ids, project, f + "security_group_ids")
-    port.security_group_ids.extend(groups or [security_group.ensure_default(ctx, project)])
-    ctx.stamp(port, created=True)
+    # (setting fields one by one is cheaper in upb than passing them all to the constructor)
+    resource = res.Resource()
+    port = resource.port
+    port.id, port.project_id, port.name = port_id, project, name
+    port.host_id, port.device_id = host_id, device_id
+    port.vpc_id = subnet.vpc_id
+    port.subnet_id = subnet.id
+    for subnet_id, ip in fixed_ips:
+        port.fixed_ips.add(subnet_id=subnet_id, ip_address=ip)
+    port.mac_address = validate.format_mac(mac)
+    port.security_group_ids.extend(groups or [_default_group(ctx, project)])
+    port.status = res.PORT_STATUS_DOWN
+    port.create_revision = port.revision = ctx.revision
     ctx.save(PORT, port, watch.EVENT_TYPE_CREATED)
     _index(ctx, port, present=True)
-    return port
+    return resource
+
+
+def _parent(ctx: Ctx, subnet_id: str, requested: str, f: str) -> tuple[res.Subnet, str]:
+    """The port's subnet and project (Ctx.parent), once per command for each distinct pair."""
+    key = ("port.parent", subnet_id, requested)
+    found = ctx.memo.get(key)
+    if found is None:
+        found = ctx.parent(SUBNET, subnet_id, f + "subnet_id", requested, f + "project_id")
+        if ctx.batch:  # (one port: nothing to reuse)
+            ctx.memo[key] = found
+    return found  # type: ignore[no-any-return]
+
+
+def _subnet(ctx: Ctx, subnet_id: str, project: str, field: str) -> res.Subnet:
+    key = ("port.subnet", subnet_id, project)
+    found = ctx.memo.get(key)
+    if found is None:
+        found = ctx.load(SUBNET, subnet_id, field, project)
+        if ctx.batch:
+            ctx.memo[key] = found
+    return found  # type: ignore[no-any-return]
+
+
+def _default_group(ctx: Ctx, project: str) -> str:
+    key = ("port.default_group", project)
+    found = ctx.memo.get(key)
+    if found is None:
+        found = security_group.ensure_default(ctx, project)
+        if ctx.batch:
+            ctx.memo[key] = found
+    return found  # type: ignore[no-any-return]
 
 
 def update(ctx: Ctx, req: net.UpdatePortRequest) -> res.Resource:
@@ -147,20 +190,19 @@ def update_statuses(ctx: Ctx, req: cmd.UpdatePortStatuses) -> None:
 
 
 def _addresses(
-    ctx: Ctx, port: res.Port, subnet: res.Subnet, requested: Sequence[res.FixedIp], project: str, field: str
-) -> None:
+    ctx: Ctx, port_id: str, subnet: res.Subnet, requested: Sequence[res.FixedIp], project: str, field: str
+) -> list[tuple[str, str]]:
+    """The port's addresses as (subnet id, address), allocated or claimed in request order."""
     if not requested:  # the common case: one address from the port's subnet
-        ip = ipam.allocate_ip(ctx, subnet.id, port.id, field)
-        port.fixed_ips.add(subnet_id=subnet.id, ip_address=ipam.ip_text(ip))
-        return
+        return [(subnet.id, ipam.ip_text(ipam.allocate_ip(ctx, subnet.id, port_id, field)))]
     validate.at_most(requested, MAX_FIXED_IPS, field)
-    subnets = {subnet.id: subnet}
+    out = []
     for i, fip in enumerate(requested):
         f = f"{field}[{i}]"
         sid = fip.subnet_id or subnet.id
-        sn = subnets.get(sid)
-        if sn is None:
-            sn = subnets[sid] = ctx.load(SUBNET, sid, f + ".subnet_id", project)
+        sn = subnet
+        if sid != subnet.id:
+            sn = _subnet(ctx, sid, project, f + ".subnet_id")
             if sn.vpc_id != subnet.vpc_id:
                 raise invalid(
                     f"{f}.subnet_id {sid!r} is not in the port's vpc {subnet.vpc_id!r}",
@@ -169,10 +211,11 @@ def _addresses(
                 )
         if fip.ip_address:
             ip = _usable(sn, fip.ip_address, f + ".ip_address")
-            ipam.claim_ip(ctx, sid, ip, port.id, f + ".ip_address")
+            ipam.claim_ip(ctx, sid, ip, port_id, f + ".ip_address")
         else:
-            ip = ipam.allocate_ip(ctx, sid, port.id, f)
-        port.fixed_ips.add(subnet_id=sid, ip_address=ipam.ip_text(ip))
+            ip = ipam.allocate_ip(ctx, sid, port_id, f)
+        out.append((sid, ipam.ip_text(ip)))
+    return out
 
 
 def _usable(subnet: res.Subnet, text: str, field: str) -> int:
@@ -198,8 +241,11 @@ def _groups(ctx: Ctx, ids: Sequence[str], project: str, field: str) -> list[str]
     validate.unique(ids, field)
     for i, id_ in enumerate(ids):
         validate.ref_id(id_, f"{field}[{i}]", SECURITY_GROUP.label)
-        if not in_project(ctx.s, ctx.txn, SECURITY_GROUP, id_, project):
-            raise not_found(SECURITY_GROUP.label, id_, f"{field}[{i}]")
+        key = ("port.group", id_, project)
+        if key not in ctx.memo:
+            if not in_project(ctx.s, ctx.txn, SECURITY_GROUP, id_, project):
+                raise not_found(SECURITY_GROUP.label, id_, f"{field}[{i}]")
+            ctx.memo[key] = True
     return list(ids)
 
 
@@ -213,8 +259,8 @@ def _index(ctx: Ctx, port: res.Port, present: bool) -> None:
     s, pid = ctx.s, "\x00" + port.id
     if port.host_id:
         host_key = (port.host_id + pid).encode()
-        if present:
-            ctx.txn.put(host_key, u64(ctx.revision), db=s.ports_by_host)
+        if present:  # entries are removed before they are added again: the key is new
+            ctx.txn.insert(host_key, u64(ctx.revision), db=s.ports_by_host)
         else:
             ctx.txn.delete(host_key, db=s.ports_by_host)
     keys = [
@@ -228,9 +274,9 @@ def _index(ctx: Ctx, port: res.Port, present: bool) -> None:
     for gid in port.security_group_ids:
         keys.append((s.ports_by_security_group, gid + pid))
     if present:
-        put = ctx.txn.put
+        insert = ctx.txn.insert
         for db, key in keys:
-            put(key.encode(), b"", db=db)
+            insert(key.encode(), b"", db=db)
     else:
         delete = ctx.txn.delete
         for db, key in keys:

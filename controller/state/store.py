@@ -72,6 +72,7 @@ class Store:
                 txn.put(META_SCHEMA_VERSION, u32(SCHEMA_VERSION), db=s.meta)
                 ipam.init_vnis(ctx, first, last)
                 ipam.init_macs(ctx)
+                ctx.flush()
                 return
             if int.from_bytes(version, "big") != SCHEMA_VERSION:
                 raise ValueError(

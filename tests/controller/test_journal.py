@@ -33,6 +33,21 @@ def test_rollback_restores_every_pair(store: Store) -> None:
         assert dump(store, txn) == before
 
 
+def test_insert_rolls_back_to_absent_and_never_loses_an_existing_value(store: Store) -> None:
+    """`insert` claims the key is new; when it is not, it must still restore the old value."""
+    db = store.schema.meta
+    with store.env.begin(write=True) as txn:
+        txn.put(b"old", b"1", db=db)
+        before = dump(store, txn)
+        journal = Journal(txn)
+        journal.insert(b"new", b"x", db=db)
+        journal.insert(b"old", b"wrongly new", db=db)
+        assert journal.get(b"new", db=db) == b"x"
+        assert journal.get(b"old", db=db) == b"wrongly new"
+        journal.rollback()
+        assert dump(store, txn) == before
+
+
 def test_state_modules_never_write_through_a_cursor() -> None:
     """Writes must go through the journal: a cursor write would survive a rollback."""
     offenders = []

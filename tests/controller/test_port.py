@@ -455,3 +455,60 @@ def test_bulk_create_creates_the_default_group_once(h: Harness) -> None:
     result = h.ok(**bulk(*[net.CreatePortRequest(subnet_id=subnet.id)] * 2))
     groups = {tuple(item.port.security_group_ids) for item in result.resources.items}
     assert len(groups) == 1
+
+
+def test_bulk_claims_see_the_addresses_handed_out_before_them(h: Harness) -> None:
+    """In a bulk create the allocators hold their state in memory (ipam.py): a requested address
+    or MAC right after the ones handed out must still be checked against them."""
+    _, subnet = h.network()
+    auto = net.CreatePortRequest(subnet_id=subnet.id)
+    result = h.ok(
+        **bulk(
+            auto,
+            auto,
+            net.CreatePortRequest(subnet_id=subnet.id, fixed_ips=[res.FixedIp(ip_address="10.0.1.4")]),
+            net.CreatePortRequest(subnet_id=subnet.id, mac_address="02:00:00:00:00:04"),
+            auto,
+        )
+    )
+    ports = [item.port for item in result.resources.items]
+    assert [ips(p)[0] for p in ports] == ["10.0.1.2", "10.0.1.3", "10.0.1.4", "10.0.1.5", "10.0.1.6"]
+    assert [p.mac_address for p in ports] == [
+        "02:00:00:00:00:01",
+        "02:00:00:00:00:02",
+        "02:00:00:00:00:03",
+        "02:00:00:00:00:04",
+        "02:00:00:00:00:05",
+    ]
+    base = int.from_bytes(bytes([10, 0, 1, 0]), "big")
+    assert free_ranges(h, subnet.id) == [(base + 7, base + 254)]
+    # the held state was written back: the next command continues where the bulk stopped
+    assert ips(h.port(subnet.id)) == ["10.0.1.7"]
+    assert h.port(subnet.id).mac_address == "02:00:00:00:00:07"
+
+
+def test_bulk_create_writes_the_same_state_as_single_creates(h: Harness, make_store) -> None:
+    """A bulk create and the same ports created one by one leave the same allocator tables and
+    indexes (ids and revisions differ, so records are compared without them)."""
+    singles = Harness(make_store("singles"))
+    subnet = h.network(subnet_cidr="10.0.1.0/26")[1]
+    assert singles.network(subnet_cidr="10.0.1.0/26")[1].id == subnet.id  # the same log, the same ids
+    items = [net.CreatePortRequest(subnet_id=subnet.id, host_id=f"h{i % 3}", name=f"p{i}") for i in range(40)]
+    h.ok(**bulk(*items))
+    for item in items:
+        singles.ok(create_port=item)
+
+    def allocators(store) -> dict[str, list[tuple[bytes, bytes]]]:
+        s = store.schema
+        with store.read() as txn:
+            tables = {name: list(txn.cursor(db=s.table(name))) for name in ("ip_free", "mac_free")}
+            tables["cursor"] = [(b"", txn.get(b"mac_cursor", db=s.meta))]
+            tables["macs"] = [(k, b"") for k, _ in txn.cursor(db=s.mac_allocations)]
+            tables["ips"] = [(k, v[:1]) for k, v in txn.cursor(db=s.ip_allocations)]
+            return tables
+
+    assert allocators(h.store) == allocators(singles.store)
+    with h.store.read() as a, singles.store.read() as b:
+        for table in ("ports", "ports_by_host", "ports_by_subnet", "ports_by_vpc", "ports_by_project"):
+            assert a.stat(h.store.schema.table(table))["entries"] == 40
+            assert b.stat(singles.store.schema.table(table))["entries"] == 40

@@ -107,8 +107,9 @@ class Model:
             return
         if result.HasField("rule"):
             group = command.create_security_group_rule.rule.security_group_id
-            project = next(p for p, g in self.known["groups"] if g.id == group)
-            self.rules.append((project, group, result.rule.id))
+            owners = [p for p, g in self.known["groups"] if g.id == group]
+            if owners:  # (a replayed create whose group was deleted since teaches nothing)
+                self.rules.append((owners[0], group, result.rule.id))
             return
         items = [result.resource] if result.HasField("resource") else list(result.resources.items)
         for r in items:

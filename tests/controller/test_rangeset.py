@@ -81,3 +81,35 @@ def test_rangeset_matches_a_set(ops: list[tuple[str, int]], holes: set[int]) -> 
             assert rs.ranges() == []
             assert [n.ranges() for n in neighbours] == [[(0, 5)], [(0, 5)]]
         env.close()
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=ops, holes=st.sets(st.integers(LO, HI), max_size=10))
+def test_a_holding_rangeset_answers_and_stores_like_an_eager_one(
+    ops: list[tuple[str, int]], holes: set[int]
+) -> None:
+    """hold=True keeps the range it takes from in memory; after flush() the stored bytes must be
+    the eager set's, and every answer on the way the same."""
+    with tempfile.TemporaryDirectory() as d:
+        env = lmdb.open(d, map_size=1 << 24, max_dbs=2)
+        db = env.open_db(b"r")
+        with env.begin(write=True) as txn:
+            eager = RangeSet(txn, db, b"e\x00", 2)
+            held = RangeSet(txn, db, b"h\x00", 2, hold=True)
+            for rs in (eager, held):
+                for first, last in maximal(set(range(LO, HI + 1)) - holes):
+                    rs.add(first, last)
+            for op, n in ops:
+                if op == "lowest":
+                    assert held.take_lowest() == eager.take_lowest()
+                elif op == "next":
+                    assert held.take_next(n) == eager.take_next(n)
+                elif op == "take":
+                    assert held.take(n) == eager.take(n)
+                elif not eager.contains(n):
+                    eager.release(n)
+                    held.release(n)
+            held.flush()
+            stored = {k[2:]: v for k, v in txn.cursor(db=db) if k.startswith(b"h\x00")}
+            assert stored == {k[2:]: v for k, v in txn.cursor(db=db) if k.startswith(b"e\x00")}
+        env.close()

@@ -102,7 +102,11 @@ class LocalCluster:
                 for m in self.members.values()
                 if m.node.role == Role.LEADER and m.id not in (exclude or set())
             ]
-            if len(leaders) == 1:
+            # ...and every running member knows it (a follower that has not heard from the new
+            # leader yet refuses proposals with NotLeader)
+            if len(leaders) == 1 and all(
+                m.node.leader == leaders[0].id for m in self.members.values() if not m.node.stopped
+            ):
                 return leaders[0]
             assert asyncio.get_running_loop().time() < deadline, "no single leader elected"
             await asyncio.sleep(0.02)

@@ -12,11 +12,11 @@ import pytest
 from google.protobuf import field_mask_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from support.controller import InProcessCluster, write_tokens
 
 from alcor.v1 import network_pb2 as net
 from alcor.v1 import network_pb2_grpc
 from alcor.v1 import resources_pb2 as res
-from support.controller import InProcessCluster, write_tokens
 
 TOKENS = {"admin-token": "admin", "p1-token": "project:p1", "p2-token": "project:p2", "h1-token": "host:h1"}
 
@@ -97,7 +97,7 @@ def test_vpc_subnet_port_lifecycle(p1: Api) -> None:
         port=res.Port(id=port.id, name="vm1-renamed"), update_mask=field_mask_pb2.FieldMask(paths=["name"]))).port
     assert renamed.name == "vm1-renamed" and renamed.revision > port.revision
 
-    code, reason, _ = code_of(lambda: p1.DeleteSubnet(net.DeleteRequest(id=sub.id)))
+    code, _reason, _ = code_of(lambda: p1.DeleteSubnet(net.DeleteRequest(id=sub.id)))
     assert code == grpc.StatusCode.FAILED_PRECONDITION
     p1.DeletePort(net.DeleteRequest(id=port.id))
     assert code_of(lambda: p1.GetPort(net.GetRequest(id=port.id)))[0] == grpc.StatusCode.NOT_FOUND
@@ -129,7 +129,7 @@ def test_security_groups_and_rules(p1: Api) -> None:
         security_group_id=sg.id, direction=res.DIRECTION_INGRESS, ethertype=res.ETHERTYPE_IPV4,
         protocol=res.PROTOCOL_TCP, port_range_min=80, port_range_max=80, remote_ip_prefix="0.0.0.0/0"))).rule
     assert rule.id
-    code, reason, _ = code_of(lambda: p1.CreateSecurityGroupRule(net.CreateSecurityGroupRuleRequest(
+    code, _reason, _ = code_of(lambda: p1.CreateSecurityGroupRule(net.CreateSecurityGroupRuleRequest(
         rule=res.SecurityGroupRule(
             security_group_id=sg.id, direction=res.DIRECTION_INGRESS, ethertype=res.ETHERTYPE_IPV4,
             protocol=res.PROTOCOL_TCP, port_range_min=80, port_range_max=80, remote_ip_prefix="0.0.0.0/0"))))
@@ -214,14 +214,14 @@ def test_bad_input_gets_the_documented_code_and_changes_nothing(
 ) -> None:
     store = cluster.nodes["c1"].replica.store
     before = (store.revision, store.state_hash())
-    got, reason, status = code_of(lambda: getattr(admin, method)(request_))
+    got, reason, _status = code_of(lambda: getattr(admin, method)(request_))
     assert got == code
     assert reason, "every refusal carries a google.rpc.ErrorInfo reason"
     assert (store.revision, store.state_hash()) == before
 
 
 def test_invalid_argument_names_the_field(p1: Api) -> None:
-    _, reason, status = code_of(lambda: p1.CreateVpc(net.CreateVpcRequest(name="x", cidr="300.0.0.0/8")))
+    _, _reason, status = code_of(lambda: p1.CreateVpc(net.CreateVpcRequest(name="x", cidr="300.0.0.0/8")))
     fields = []
     for d in status.details:
         if d.Is(error_details_pb2.BadRequest.DESCRIPTOR):

@@ -10,12 +10,11 @@ import grpc
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from support.controller import InProcessCluster, write_tokens
 
 from alcor.v1 import network_pb2 as net
-from alcor.v1 import network_pb2_grpc
+from alcor.v1 import network_pb2_grpc, watch_pb2, watch_pb2_grpc
 from alcor.v1 import resources_pb2 as res
-from alcor.v1 import watch_pb2, watch_pb2_grpc
-from support.controller import InProcessCluster, write_tokens
 
 TOKENS = {"admin-token": "admin", "p1-token": "project:p1", "p2-token": "project:p2"}
 

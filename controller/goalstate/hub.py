@@ -1,0 +1,303 @@
+"""The goal-state hub: the engine following this member's replica, and the agents' streams.
+
+Runs on every controller member (followers serve agents from their applied state). It owns:
+
+- following the replica: after every applied batch it reads the new change events, feeds the
+  engine and hands each changed host's delta to that host's session (if connected); after a
+  snapshot install (the store is replaced) or when the change log was compacted past it, it
+  reloads the engine and sends every connected agent a full snapshot;
+- sessions: one per connected host (a newer stream replaces an older one), resumed from the
+  agent's last applied revision when the engine's history for that host covers it, else a full
+  snapshot;
+- acks: each host's applied revision, `wait_for_hosts`, and port status write-back;
+- node registration from an agent's Hello, through Raft, skipped when nothing changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from alcor.controller.goalstate import loader
+from alcor.controller.goalstate.engine import GoalStateEngine
+from alcor.controller.goalstate.items import KIND_PORT
+from alcor.controller.goalstate.proposals import ADMIN, submit_retrying
+from alcor.controller.goalstate.session import DEFAULT_QUEUE_LIMIT, HostSession
+from alcor.controller.goalstate.status import PortStatusWriter, port_reports
+from alcor.controller.state.errors import CommandError
+from alcor.internal import command_pb2 as cmd
+from alcor.v1 import goalstate_pb2 as gs
+from alcor.v1 import network_pb2 as net
+
+log = logging.getLogger(__name__)
+
+
+class GoalStateHub:
+    def __init__(
+        self,
+        replica: Any,
+        *,
+        queue_limit: int = DEFAULT_QUEUE_LIMIT,
+        key_history: int | None = None,
+        register_timeout: float = 5.0,
+        catch_up_timeout: float = 1.0,
+        status_batch: int = 1000,
+        wall_clock: Callable[[], float] = time.time,
+        metrics: Any = None,
+    ) -> None:
+        """`replica`: an `alcor.controller.replica.Replica` (store, member_id, submit, subscribe);
+        `metrics`: an `alcor.controller.metrics.Metrics` (its `agents` gauge is kept current)."""
+        self.replica = replica
+        self.metrics = metrics
+        self.queue_limit = queue_limit
+        self.key_history = key_history
+        self.register_timeout = register_timeout
+        self.catch_up_timeout = catch_up_timeout
+        self.wall_clock = wall_clock
+        self.engine = GoalStateEngine()
+        self.sessions: dict[str, HostSession] = {}
+        self.acked: dict[str, int] = {}
+        self.status = PortStatusWriter(replica.submit, replica.member_id, batch=status_batch)
+        self._store: Any = None
+        self._wake = asyncio.Event()
+        # replaced (and the old one set) whenever an engine revision or an ack moves on
+        self._progress = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def member_id(self) -> str:
+        return str(self.replica.member_id)
+
+    @property
+    def revision(self) -> int:
+        return self.engine.revision
+
+    # ---- lifecycle ----
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._reload()
+        self._unsubscribe = self.replica.subscribe(self._on_applied)
+        self._wake.set()  # anything applied between the load and the subscription
+        self._task = self._loop.create_task(self._follow(), name="goalstate-follow")
+        self.status.start()
+
+    async def stop(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for session in list(self.sessions.values()):
+            session.close("the controller is stopping")
+        self.sessions.clear()
+        await self.status.stop()
+
+    def _on_applied(self, revision: int) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake.set)
+
+    # ---- following the replica ----
+
+    async def _follow(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                self.advance()
+            except Exception:
+                # the engine may be half-way through a batch: start it afresh from the store and
+                # give every connected agent a snapshot, rather than stop serving
+                log.exception("goal-state engine failed to follow the store: reloading it")
+                try:
+                    self._reload()
+                except Exception:
+                    log.exception("goal-state engine reload failed; retrying on the next batch")
+                    continue
+            self._notify()
+
+    def advance(self) -> None:
+        """Bring the engine up to the store's revision and queue the deltas (on the loop)."""
+        store = self.replica.store
+        if store is not self._store:
+            self._reload()
+            return
+        with store.read() as txn:
+            found = loader.new_events(store.schema, txn, self.engine.revision)
+        if found is None:
+            log.warning("change log compacted past revision %d: reloading", self.engine.revision)
+            self._reload()
+            return
+        events, revision = found
+        if revision <= self.engine.revision:
+            return
+        deltas = self.engine.apply(events, revision)
+        for host, delta in deltas.items():
+            session = self.sessions.get(host)
+            if session is not None:
+                session.push(revision, delta)
+
+    def _reload(self) -> None:
+        store = self.replica.store
+        engine = GoalStateEngine(**({"key_history": self.key_history} if self.key_history else {}))
+        with store.read() as txn:
+            loader.load_engine(store.schema, txn, engine)
+        reloaded = self._store is not None
+        self._store, self.engine = store, engine
+        if reloaded:
+            for session in self.sessions.values():
+                session.force_full(engine.revision)
+
+    def _snapshot(self, host: str) -> Callable[[], gs.ControllerMessage]:
+        return lambda: self.engine.snapshot(host)
+
+    # ---- agents ----
+
+    async def register(self, hello: gs.Hello) -> None:
+        """Create or refresh the host's node through Raft unless it is already as the Hello says.
+        Raises CommandError (bad input), or a Raft error / TimeoutError when it cannot commit."""
+        node = self.engine.node(hello.host_id)
+        if node is not None and (node.underlay_ip, node.agent_version) == (
+            hello.underlay_ip,
+            hello.agent_version,
+        ):
+            return
+        command = cmd.Command(
+            version=cmd.ENVELOPE_VERSION_1,
+            request_id=f"register-{hello.host_id}-{uuid.uuid4().hex}",
+            caller=ADMIN,
+            register_node=cmd.RegisterNode(
+                host_id=hello.host_id,
+                underlay_ip=hello.underlay_ip,
+                agent_version=hello.agent_version,
+                last_seen_unix_ms=int(self.wall_clock() * 1000),
+            ),
+        )
+        result = await submit_retrying(self.replica.submit, command, timeout=self.register_timeout)
+        if result.HasField("error"):
+            error = CommandError(result.error.code, result.error.message, reason=result.error.reason)
+            error.error.CopyFrom(result.error)
+            raise error
+
+    async def open(self, hello: gs.Hello) -> HostSession:
+        """A session for the Hello's host: resumed after `last_applied_revision` when the history
+        covers it, else starting with a full snapshot. Replaces the host's previous session."""
+        host, last = hello.host_id, hello.last_applied_revision
+        if last > self.engine.revision:  # a lagging member: give it a moment to catch up
+            await self._wait_revision(last, self.catch_up_timeout)
+        delta = self.engine.delta_since(host, last) if last and last >= self._compacted() else None
+        resumed = delta is not None
+        session = HostSession(
+            host,
+            revision=self.engine.revision,
+            resumed=resumed,
+            base_revision=last,
+            snapshot=self._snapshot(host),
+            limit=self.queue_limit,
+        )
+        if delta:
+            session.push(self.engine.revision, delta)
+        if resumed:
+            self._set_acked(host, last)
+        previous = self.sessions.get(host)
+        if previous is not None:
+            previous.close("replaced by a newer stream from the same host")
+        self.sessions[host] = session
+        self._count_agents()
+        return session
+
+    def close(self, session: HostSession) -> None:
+        session.close()
+        host = session.host_id
+        if self.sessions.get(host) is session:
+            del self.sessions[host]
+            self._count_agents()
+
+    def _count_agents(self) -> None:
+        if self.metrics is not None:
+            self.metrics.agents.set(len(self.sessions))
+
+    def ack(self, session: HostSession, ack: gs.GoalStateAck) -> None:
+        """Record an ack; raises ValueError for a revision this stream never sent."""
+        if session.closed:
+            return
+        sent = session.queue.sent
+        if ack.revision > sent:
+            raise ValueError(f"ack for revision {ack.revision}, but this stream is at revision {sent}")
+        host = session.host_id
+        self._set_acked(host, ack.revision)
+        failed = {s.id: s.reason for s in ack.statuses if s.kind == KIND_PORT and not s.ok}
+        ok = [s.id for s in ack.statuses if s.kind == KIND_PORT and s.ok]
+        reports = port_reports(self.engine.index, host, ack.revision, session.status_floor, failed, ok)
+        session.status_floor = max(session.status_floor, ack.revision)
+        if reports:
+            self.status.report(reports)
+
+    def _set_acked(self, host: str, revision: int) -> None:
+        if revision > self.acked.get(host, 0):
+            self.acked[host] = revision
+            self._notify()
+
+    def _notify(self) -> None:
+        event, self._progress = self._progress, asyncio.Event()
+        event.set()
+
+    def _compacted(self) -> int:
+        return int(self.replica.store.compacted_revision)
+
+    # ---- progress ----
+
+    def progress(self, hosts: Iterable[str]) -> list[net.HostProgress]:
+        return [
+            net.HostProgress(host_id=h, applied_revision=self.acked.get(h, 0), connected=h in self.sessions)
+            for h in sorted(hosts)
+        ]
+
+    def relevant_hosts(self, revision: int) -> list[str]:
+        """Known hosts (registered nodes) whose goal state changed at or before `revision`."""
+        engine = self.engine
+        return [h for h in engine.hosts() if engine.known(h) and engine.changed_at(h, revision) > 0]
+
+    async def wait_for_hosts(
+        self, revision: int, host_ids: Iterable[str] = (), timeout: float = 10.0
+    ) -> tuple[bool, list[net.HostProgress]]:
+        """Wait until every relevant host (or each of `host_ids`) applied its goal state as of
+        `revision`; (complete, progress of those hosts) when done or when `timeout` expires."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        named = list(dict.fromkeys(host_ids))
+        if not await self._wait_revision(revision, timeout):
+            return False, self.progress(named or self.relevant_hosts(self.engine.revision))
+        hosts = named or self.relevant_hosts(revision)
+        targets = {h: self.engine.changed_at(h, revision) for h in hosts}
+
+        def done() -> bool:
+            return all(self.acked.get(h, 0) >= t for h, t in targets.items())
+
+        complete = await self._wait_until(done, deadline)
+        return complete, self.progress(hosts)
+
+    async def _wait_revision(self, revision: int, timeout: float) -> bool:
+        deadline = asyncio.get_running_loop().time() + timeout
+        return await self._wait_until(lambda: self.engine.revision >= revision, deadline)
+
+    async def _wait_until(self, predicate: Callable[[], bool], deadline: float) -> bool:
+        loop = asyncio.get_running_loop()
+        while not predicate():
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._progress.wait(), remaining)
+            except TimeoutError:
+                return predicate()
+        return True
