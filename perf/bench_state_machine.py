@@ -21,6 +21,11 @@ Figures (JSON): commands_per_s and commands_per_s_fsync (at the larger store), a
 size (_at_1, _at_100k or _at_10k with --quick): commands_per_s*, cpu_us_per_command*,
 batch_ms_p50*/p99*, and cost_ratio*_large_to_small (cost per command at the larger store over
 the smaller: 1.0 is flat).
+
+Bulk creates (fsync off): `bulk_ports_per_s`, ports per second applied by CreatePorts commands
+of BULK ports, each its own log entry and write transaction (apply only: what every replica
+pays for a bulk create), with `bulk_us_per_port` (wall), `bulk_cpu_us_per_port` (this process's
+CPU time: robust on a shared machine) and `bulk_ms_p50`/`bulk_ms_p99` per command.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from alcor.internal import command_pb2 as cmd
 from alcor.v1 import network_pb2 as net
 
 BATCH = 100
+BULK = 1000  # ports per CreatePorts command (the API's maximum)
 CALLER = cmd.Caller(project_id="bench")
 HOSTS = 1000
 
@@ -75,6 +81,34 @@ class Bench:
             ).SerializeToString()
             for i in range(n)
         ]
+
+    def bulk_command(self) -> bytes:
+        items = [
+            net.CreatePortRequest(
+                subnet_id=self.subnet_id, host_id=f"host-{(self.count + i) % HOSTS}", name="p"
+            )
+            for i in range(BULK)
+        ]
+        return self._envelope(create_ports=net.CreatePortsRequest(ports=items)).SerializeToString()
+
+    def measure_bulk(self, commands: int) -> tuple[list[float], float]:
+        """Apply `commands` CreatePorts of BULK ports, one per transaction.
+
+        Returns the wall seconds of each and the CPU seconds of them all (this process only,
+        so it is what a replica pays even on a shared machine).
+        """
+        data = [self.bulk_command() for _ in range(commands)]
+        times = []
+        cpu = 0.0
+        for d in data:
+            self.index += 1
+            c0, t0 = time.process_time(), time.perf_counter()
+            ((_, result),) = self.store.apply_batch([(self.index, d)])
+            times.append(time.perf_counter() - t0)
+            cpu += time.process_time() - c0
+            assert not result.HasField("error"), result.error
+            self.count += BULK
+        return times, cpu
 
     def fill(self, ports: int) -> None:
         """Grow the store to `ports` ports (bulk creates, not timed)."""
@@ -136,6 +170,22 @@ def run_mode(
     return rows
 
 
+def run_bulk(root: str, commands: int) -> dict[str, float]:
+    """The bulk-create figures (fsync off), after a warm-up on the same store."""
+    bench = Bench(os.path.join(root, "bulk"), sync=False)
+    bench.measure_bulk(2)
+    times, cpu = bench.measure_bulk(commands)
+    bench.store.close()
+    ordered = sorted(times)
+    return {
+        "bulk_ports_per_s": round(BULK * len(times) / sum(times)),
+        "bulk_us_per_port": round(1e6 * sum(times) / (BULK * len(times)), 2),
+        "bulk_cpu_us_per_port": round(1e6 * cpu / (BULK * len(times)), 2),
+        "bulk_ms_p50": round(statistics.median(times) * 1000, 3),
+        "bulk_ms_p99": round(ordered[max(0, int(len(ordered) * 0.99) - 1)] * 1000, 3),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -161,6 +211,8 @@ def main() -> int:
                 figures[f"batch_ms_p99{suffix}_at_{label}"] = round(p99, 3)
                 table.append(("on" if sync else "off", existing, rate, 1e6 / rate, cpu_us, p50, p99))
             figures[f"cost_ratio{suffix}_large_to_small"] = round(rows[0][1] / rows[-1][1], 3)
+        bulk_commands = 10 if args.quick else 30
+        figures.update(run_bulk(root, bulk_commands))
         figures["commands_per_s"] = figures[f"commands_per_s_at_{size_label(sizes[-1])}"]
         figures["commands_per_s_fsync"] = figures[f"commands_per_s_fsync_at_{size_label(sizes[-1])}"]
     finally:
@@ -180,9 +232,18 @@ def main() -> int:
         f" target >= 20,000); with fsync per batch: {figures['commands_per_s_fsync']:,}"
     )
 
+    print(
+        f"bulk create, {BULK} ports per command (fsync off, apply only): bulk_ports_per_s ="
+        f" {figures['bulk_ports_per_s']:,} ({figures['bulk_us_per_port']} us/port,"
+        f" cpu {figures['bulk_cpu_us_per_port']} us/port,"
+        f" p50 {figures['bulk_ms_p50']} ms per command)"
+    )
+
     if args.json:
         params = {
             "batch": BATCH,
+            "bulk_ports_per_command": BULK,
+            "bulk_commands": bulk_commands,
             "commands_per_size": commands,
             "store_sizes": sizes,
             "quick": args.quick,
