@@ -302,7 +302,7 @@ def test_random_sequences_on_a_populated_store(ops: list[tuple[Any, ...]]) -> No
 
 
 @pytest.mark.slow
-@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ops=SEEDED)
 def test_random_sequences_long(ops: list[tuple[Any, ...]]) -> None:
     _stores_and_run(ops)

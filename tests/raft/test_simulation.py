@@ -21,7 +21,7 @@ from .sim import SimParams, Simulation, SimulationFailure
 
 SIM_SEEDS_3 = 300
 SIM_SEEDS_5 = 100
-SWEEP = int(os.environ.get("ALCOR_SIM_SEEDS", "4000"))
+SWEEP = int(os.environ.get("ALCOR_SIM_SEEDS", "1000"))
 CHUNK = 100
 
 
