@@ -32,6 +32,17 @@ async def setup(stub: network_pb2_grpc.NetworkServiceStub) -> str:
     return str(sub.subnet.id)
 
 
+async def retrying(call):  # type: ignore[no-untyped-def]
+    """A call retried while UNAVAILABLE (a leader election under load), as a client would."""
+    while True:
+        try:
+            return await call()
+        except grpc.aio.AioRpcError as e:
+            if e.code() != grpc.StatusCode.UNAVAILABLE:
+                raise
+            await asyncio.sleep(0.05)
+
+
 async def closed_loop(calls: int, inflight: int, call) -> float:  # type: ignore[no-untyped-def]
     """Run `calls` calls with `inflight` workers; calls per second. A call refused with
     UNAVAILABLE (a leader election under load) is retried, as a client would: it counts once."""
@@ -39,14 +50,7 @@ async def closed_loop(calls: int, inflight: int, call) -> float:  # type: ignore
 
     async def worker(w: int) -> None:
         while next(counter) < calls:
-            while True:
-                try:
-                    await call(w)
-                    break
-                except grpc.aio.AioRpcError as e:
-                    if e.code() != grpc.StatusCode.UNAVAILABLE:
-                        raise
-                    await asyncio.sleep(0.05)
+            await retrying(lambda: call(w))
 
     start = time.perf_counter()
     await asyncio.gather(*(worker(w) for w in range(inflight)))
@@ -110,7 +114,7 @@ async def watch_lag(channels: list[grpc.aio.Channel], stub: network_pb2_grpc.Net
     tasks = [asyncio.create_task(watcher(i)) for i in range(watchers)]
     await asyncio.sleep(0.5)  # every watch is open
     for _ in range(events):
-        r = await stub.CreatePort(net.CreatePortRequest(subnet_id=subnet, host_id="w"), timeout=30)
+        r = await retrying(lambda: stub.CreatePort(net.CreatePortRequest(subnet_id=subnet, host_id="w"), timeout=30))
         replied[r.port.id] = time.perf_counter()
         await asyncio.sleep(0.005)  # a steady trickle, not a burst: lag, not queueing
     await asyncio.wait_for(done.wait(), 60)
