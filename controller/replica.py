@@ -146,24 +146,3 @@ class Replica:
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self.sm.subscribe(listener)
 
-
-async def wait_revision(replica: Replica, revision: int, timeout: float) -> bool:
-    """Wait until the local state reaches revision; False on timeout."""
-    if replica.store.revision >= revision:
-        return True
-    reached = asyncio.Event()
-
-    def on_applied(rev: int) -> None:
-        if rev >= revision:
-            reached.set()
-
-    unsubscribe = replica.subscribe(on_applied)
-    try:
-        if replica.store.revision >= revision:
-            return True
-        await asyncio.wait_for(reached.wait(), timeout)
-        return True
-    except TimeoutError:
-        return False
-    finally:
-        unsubscribe()
