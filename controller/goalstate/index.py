@@ -15,6 +15,7 @@ I/O; `engine` turns events into per-host deltas with it.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,6 +37,35 @@ def _add(counts: Counts, outer: str, inner: str, n: int) -> None:
         del inner_counts[inner]
         if not inner_counts:
             del counts[outer]
+
+
+class SortedAddresses:
+    """A multiset of addresses whose distinct members stay in address order (`ips`)."""
+
+    __slots__ = ("counts", "ips", "keys")
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+        self.keys: list[tuple[int, bytes]] = []
+        self.ips: list[str] = []
+
+    def add(self, ip: str) -> None:
+        n = self.counts.get(ip, 0)
+        self.counts[ip] = n + 1
+        if not n:
+            key = it.address_order(ip)
+            i = bisect.bisect_left(self.keys, key)
+            self.keys.insert(i, key)
+            self.ips.insert(i, ip)
+
+    def remove(self, ip: str) -> None:
+        n = self.counts.get(ip, 0)
+        if n > 1:
+            self.counts[ip] = n - 1
+        elif n == 1:
+            del self.counts[ip]
+            i = bisect.bisect_left(self.keys, it.address_order(ip))
+            del self.keys[i], self.ips[i]
 
 
 class RelevanceIndex:
@@ -60,8 +90,11 @@ class RelevanceIndex:
         # encoded items for snapshots (on change and on demand); the engine forgets every key a
         # batch touches, so an entry is always the current item
         self._chunks: dict[Key, bytes] = {}
-        # group members items (a sort of every member address), kept the same way
+        # group members items, kept the same way; built from `_addresses`, each group's member
+        # addresses kept sorted as ports come and go, so a change costs a bisect and a C-level
+        # copy instead of re-sorting every member (a default group holds every port of a project)
         self._members: dict[str, gs.GoalStateItem] = {}
+        self._addresses: dict[str, SortedAddresses] = {}
 
     # ---- who needs an item, and the item ----
 
@@ -116,9 +149,9 @@ class RelevanceIndex:
                 return None
             members = self._members.get(id_)
             if members is None:
-                ports = (self.ports[p] for p in self.group_ports.get(id_, ()))
-                addresses = (f.ip_address for p in ports for f in p.fixed_ips)
-                members = self._members[id_] = it.group_members_item(id_, addresses)
+                addresses = self._addresses.get(id_)
+                members = self._members[id_] = gs.GoalStateItem(group_members=gs.GroupMembers(
+                    security_group_id=id_, ip_addresses=addresses.ips if addresses else ()))
             return members
         raise ValueError(f"unknown goal-state kind {kind}")
 
@@ -325,12 +358,18 @@ class RelevanceIndex:
         pid = port.id
         for g in port.security_group_ids:
             members = self.group_ports.setdefault(g, set())
+            addresses = self._addresses.setdefault(g, SortedAddresses())
             if n > 0:
                 members.add(pid)
+                for f in port.fixed_ips:
+                    addresses.add(f.ip_address)
             else:
                 members.discard(pid)
+                for f in port.fixed_ips:
+                    addresses.remove(f.ip_address)
                 if not members:
                     del self.group_ports[g]
+                    del self._addresses[g]
         host = port.host_id
         if not host:
             return

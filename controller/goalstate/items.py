@@ -88,7 +88,7 @@ def neighbor_item(port: res.Port, vni: int, host_ip: str) -> gs.GoalStateItem:
     return item
 
 
-def _address_order(address: str) -> tuple[int, bytes]:
+def address_order(address: str) -> tuple[int, bytes]:
     try:
         return 4, socket.inet_aton(address)  # C speed: member lists reach 100,000 addresses
     except OSError:
@@ -96,7 +96,7 @@ def _address_order(address: str) -> tuple[int, bytes]:
 
 
 def group_members_item(group_id: str, addresses: Iterable[str]) -> gs.GoalStateItem:
-    ordered = sorted(set(addresses), key=_address_order)
+    ordered = sorted(set(addresses), key=address_order)
     return gs.GoalStateItem(group_members=gs.GroupMembers(security_group_id=group_id, ip_addresses=ordered))
 
 
