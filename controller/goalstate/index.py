@@ -54,9 +54,14 @@ class SortedAddresses:
         self.counts[ip] = n + 1
         if not n:
             key = it.address_order(ip)
-            i = bisect.bisect_left(self.keys, key)
-            self.keys.insert(i, key)
-            self.ips.insert(i, ip)
+            if not self.keys or key > self.keys[-1]:
+                # the usual case: pools hand out addresses in ascending order
+                self.keys.append(key)
+                self.ips.append(ip)
+            else:
+                i = bisect.bisect_left(self.keys, key)
+                self.keys.insert(i, key)
+                self.ips.insert(i, ip)
 
     def remove(self, ip: str) -> None:
         n = self.counts.get(ip, 0)
