@@ -107,8 +107,6 @@ class _Proposal:
 
 # Entry bytes a Ready may carry and still be written on the loop (beyond: in a worker thread).
 INLINE_WRITE_BYTES = 256 << 10
-# Readies with at most this many entries flush and apply on the loop when nothing else waits
-INLINE_ENTRIES = 4
 # How long an AppendEntries without entries may wait for entries to ride along (see Outbox).
 COMMIT_NOTICE_DELAY = 0.005
 
@@ -322,15 +320,15 @@ class RaftNode:
             await asyncio.to_thread(self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync)
         elif rd.hard_state is not None or rd.entries:
             # The transaction is small and written here; the flush, which holds no Python lock,
-            # goes to a thread when there is other work: a leader's entries travel to followers,
-            # and their acks come back, while it flushes (thesis 10.2.1), and under load the loop
-            # keeps serving (API calls, watches, agent streams) and queueing proposals, which
-            # then share the next flush (group commit) instead of waiting one fsync each.
+            # goes to a thread: a leader's entries travel to followers, and their acks come back,
+            # while it flushes (thesis 10.2.1), and the loop keeps serving (API calls, watches,
+            # agent streams) and queueing proposals, which then share the next flush (group
+            # commit) instead of waiting one fsync each. Flushing in place looks cheaper for a
+            # lone write, but measured end to end it stalls the streams the loop also serves
+            # (a goal-state snapshot took 5x longer).
             written = self.storage.write(rd.hard_state, rd.entries, None)
-            if rd.must_sync and (rd.messages or self._inbox or len(rd.entries) > INLINE_ENTRIES):
+            if rd.must_sync:
                 await asyncio.to_thread(self.storage.flush)
-            elif rd.must_sync:
-                self.storage.flush()  # a lone small write: two thread hand-offs cost more than it
             self.storage.publish(written)
         self._send(rd.persisted_messages)
         if rd.persisted_messages and rd.committed_entries:
@@ -374,13 +372,9 @@ class RaftNode:
         for e in entries:
             if e.type == EntryType.CONF_CHANGE:
                 self._note_conf_change(decode_conf_change(e.data))
-        # a batch in a thread: applying (and the state machine's own commit) must not stall
-        # the loop, which meanwhile serves reads and gathers the next proposals; a few entries
-        # are applied in place, where the thread hand-off would cost more than they do
-        if len(fresh) > INLINE_ENTRIES:
-            results = await asyncio.to_thread(self.sm.apply, fresh)
-        else:
-            results = self.sm.apply(fresh) if fresh else []
+        # in a thread: applying (and the state machine's own commit) must not stall the loop,
+        # which meanwhile serves reads and streams and gathers the next proposals
+        results = await asyncio.to_thread(self.sm.apply, fresh) if fresh else []
         if fresh:
             self._applied = fresh[-1].index
         by_index = {e.index: (e, r) for e, r in zip(fresh, results, strict=True)}
