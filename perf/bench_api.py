@@ -27,8 +27,8 @@ from alcor.v1 import resources_pb2 as res
 
 
 async def setup(stub: network_pb2_grpc.NetworkServiceStub) -> str:
-    vpc = (await stub.CreateVpc(net.CreateVpcRequest(name="bench", cidr="10.0.0.0/8"))).vpc
-    sub = await stub.CreateSubnet(net.CreateSubnetRequest(vpc_id=vpc.id, cidr="10.0.0.0/9"))
+    vpc = (await retrying(lambda: stub.CreateVpc(net.CreateVpcRequest(name="bench", cidr="10.0.0.0/8")))).vpc
+    sub = await retrying(lambda: stub.CreateSubnet(net.CreateSubnetRequest(vpc_id=vpc.id, cidr="10.0.0.0/9")))
     return str(sub.subnet.id)
 
 
@@ -73,7 +73,7 @@ async def measure(endpoints: list[str], quick: bool) -> dict[str, float]:
         net.CreatePortsRequest(ports=[net.CreatePortRequest(subnet_id=subnet, host_id=f"h{i % 50}")
                                       for i in range(batch)]), timeout=60))
 
-    some = (await stubs[0].ListPorts(net.ListPortsRequest(page=net.PageRequest(page_size=100)))).ports
+    some = (await retrying(lambda: stubs[0].ListPorts(net.ListPortsRequest(page=net.PageRequest(page_size=100))))).ports
     ids = [p.id for p in some]
     gets = 5000 if quick else 30000
     figures["get_per_s"] = await closed_loop(gets, 64, lambda w: stubs[w % len(stubs)].GetPort(
@@ -87,7 +87,7 @@ async def measure(endpoints: list[str], quick: bool) -> dict[str, float]:
 
 async def watch_lag(channels: list[grpc.aio.Channel], stub: network_pb2_grpc.NetworkServiceStub, subnet: str,
                     watchers: int, events: int) -> float:
-    start_rev = (await stub.ListVpcs(net.ListVpcsRequest())).header.revision + 1
+    start_rev = (await retrying(lambda: stub.ListVpcs(net.ListVpcsRequest()))).header.revision + 1
     replied: dict[str, float] = {}
     lags: list[float] = []
     done = asyncio.Event()
