@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -89,7 +90,12 @@ def test_vpc_and_subnet_commands(p1: Alcor) -> None:
     ]
     cleared = p1.json("subnet", "update", sn["id"], "--clear-dns", "--name", "b")
     assert (cleared["dns_nameservers"], cleared["name"]) == ([], "b")
-    assert p1.json("subnet", "get", sn["id"], "--stale")["name"] == "b"
+    assert p1.json("subnet", "get", sn["id"])["name"] == "b"
+    # a stale read is served by whichever member answers, which may not have applied it yet
+    deadline = time.monotonic() + 5
+    while p1.json("subnet", "get", sn["id"], "--stale")["name"] != "b":
+        assert time.monotonic() < deadline, "a stale read never caught up"
+        time.sleep(0.02)
 
     busy = p1("vpc", "delete", vpc["id"])
     assert busy.exit_code == 1 and busy.stderr.startswith("Error: failed_precondition: ")
