@@ -26,6 +26,7 @@ from alcor.internal import command_pb2 as cmd
 from alcor.raft.errors import OutcomeUnknown
 from alcor.raft.node import RaftNode
 from alcor.raft.types import Entry, EntryType
+from alcor.v1 import network_pb2 as net
 
 log = logging.getLogger(__name__)
 
@@ -145,4 +146,8 @@ class Replica:
 
     def subscribe(self, listener: Listener) -> Callable[[], None]:
         return self.sm.subscribe(listener)
+
+    def header(self, revision: int) -> net.ResponseHeader:
+        """The header of a response served by this member at revision."""
+        return net.ResponseHeader(revision=revision, member_id=self.node.id, raft_term=self.node.core.term)
 

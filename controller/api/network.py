@@ -114,11 +114,6 @@ class NetworkServicer(network_pb2_grpc.NetworkServiceServicer):
     def add_to_server(self, server: grpc.aio.Server) -> None:
         network_pb2_grpc.add_NetworkServiceServicer_to_server(self, server)
 
-    def _header(self, revision: int) -> net.ResponseHeader:
-        return net.ResponseHeader(
-            revision=revision, member_id=self.replica.member_id, raft_term=self.replica.node.core.term
-        )
-
     async def _refuse(self, method: str, started: float, context: grpc.aio.ServicerContext,
                       exc: BaseException) -> Any:
         status = status_of(exc, self.replica.node.addresses)
@@ -144,7 +139,7 @@ class NetworkServicer(network_pb2_grpc.NetworkServiceServicer):
                 raise _ResultError(result.error)
         except Exception as exc:  # status_of decides; unknown ones re-raise
             return await self._refuse(method, started, context, exc)
-        response = spec.response(header=self._header(result.revision))
+        response = spec.response(header=self.replica.header(result.revision))
         if spec.field == "ports":
             response.ports.extend(r.port for r in result.resources.items)
         elif spec.field == "rule":
@@ -169,7 +164,7 @@ class NetworkServicer(network_pb2_grpc.NetworkServiceServicer):
         except Exception as exc:
             return await self._refuse(method, started, context, exc)
         self.metrics.observe_request(method, "OK", time.monotonic() - started)
-        return spec.response(**{"header": self._header(revision), spec.field: item})
+        return spec.response(**{"header": self.replica.header(revision), spec.field: item})
 
     async def list(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> Any:
         spec = LISTS[method]
@@ -189,7 +184,7 @@ class NetworkServicer(network_pb2_grpc.NetworkServiceServicer):
             return await self._refuse(method, started, context, exc)
         self.metrics.observe_request(method, "OK", time.monotonic() - started)
         return spec.response(
-            **{"header": self._header(revision), spec.field: page.items, "next_page_token": page.next_page_token}
+            **{"header": self.replica.header(revision), spec.field: page.items, "next_page_token": page.next_page_token}
         )
 
     async def WaitForHosts(self, request: net.WaitForHostsRequest,
@@ -205,7 +200,7 @@ class NetworkServicer(network_pb2_grpc.NetworkServiceServicer):
             return await self._refuse("WaitForHosts", started, context, exc)
         self.metrics.observe_request("WaitForHosts", "OK", time.monotonic() - started)
         return net.WaitForHostsResponse(
-            header=self._header(self.replica.store.revision), complete=complete, hosts=hosts
+            header=self.replica.header(self.replica.store.revision), complete=complete, hosts=hosts
         )
 
 

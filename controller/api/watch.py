@@ -21,7 +21,6 @@ from alcor.controller.metrics import Metrics
 from alcor.controller.replica import Replica
 from alcor.controller.state.changelog import current_revision, events_since
 from alcor.controller.state.errors import permission_denied
-from alcor.v1 import network_pb2 as net
 from alcor.v1 import watch_pb2 as watch
 from alcor.v1 import watch_pb2_grpc
 
@@ -57,10 +56,6 @@ class WatchServicer(watch_pb2_grpc.WatchServiceServicer):
     def add_to_server(self, server: grpc.aio.Server) -> None:
         watch_pb2_grpc.add_WatchServiceServicer_to_server(self, server)
 
-    def _header(self, revision: int) -> net.ResponseHeader:
-        return net.ResponseHeader(revision=revision, member_id=self.replica.member_id,
-                                  raft_term=self.replica.node.core.term)
-
     async def Watch(self, request: watch.WatchRequest,
                     context: grpc.aio.ServicerContext) -> AsyncIterator[watch.WatchResponse]:
         try:
@@ -90,12 +85,12 @@ class WatchServicer(watch_pb2_grpc.WatchServiceServicer):
                 except Exception as exc:  # compacted under a slow watcher
                     await abort(context, exc)
                 if events:
-                    yield watch.WatchResponse(header=self._header(next_rev - 1), events=events)
+                    yield watch.WatchResponse(header=self.replica.header(next_rev - 1), events=events)
                     continue  # more may be waiting
                 try:
                     await asyncio.wait_for(changed.wait(), interval)
                 except TimeoutError:
-                    yield watch.WatchResponse(header=self._header(self.replica.store.revision), progress=True)
+                    yield watch.WatchResponse(header=self.replica.header(self.replica.store.revision), progress=True)
         finally:
             unsubscribe()
             self.metrics.watchers.dec()

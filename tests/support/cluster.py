@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 
+from alcor.cmd.localcluster import free_port
 from alcor.raft.config import Config
 from alcor.raft.lmdb_storage import LmdbStorage
 from alcor.raft.node import RaftNode, bootstrap_storage
 from alcor.raft.types import Role
 
 from .kv import KvStateMachine
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
