@@ -28,7 +28,7 @@ import collections
 from collections.abc import Iterable
 
 from alcor.controller.goalstate import items as it
-from alcor.controller.goalstate.index import RelevanceIndex
+from alcor.controller.goalstate.index import Membership, RelevanceIndex
 from alcor.controller.goalstate.items import Delta, Key
 from alcor.v1 import goalstate_pb2 as gs
 from alcor.v1 import resources_pb2 as res
@@ -93,6 +93,8 @@ class GoalStateEngine:
             raise ValueError(f"revision {revision} is behind the engine's {self.revision}")
         index = self.index
         before: dict[Key, tuple[set[str], gs.GoalStateItem | None]] = {}
+        # (host, VPC) -> the neighbors the host had in it before the batch (None: not a member)
+        members_before: dict[Membership, frozenset[str] | None] = {}
         first = 0
         for event in events:
             if event.revision <= self.revision or event.revision > revision:
@@ -100,7 +102,13 @@ class GoalStateEngine:
             first = first or event.revision
             for key in index.touched(event):
                 if key not in before:
-                    before[key] = (index.audience(key), index.item(key))
+                    hosts = index.audience(key)
+                    if key[0] == it.KIND_NEIGHBOR and members_before:
+                        self._as_before_batch(hosts, key[1], members_before)
+                    before[key] = (hosts, index.item(key))
+            for pair in index.memberships(event):
+                if pair not in members_before:
+                    members_before[pair] = index.neighbors_in(*pair)
             index.apply(event)
         self.revision = revision
         index.forget(before)
@@ -119,9 +127,38 @@ class GoalStateEngine:
                     deltas.setdefault(host, {})[key] = new_item
             for host in old_hosts - new_hosts:
                 deltas.setdefault(host, {})[key] = None
+        # a host that joined a VPC gains its neighbors, one that left loses them; a neighbor
+        # touched by the batch itself was diffed above (with the same outcome for this host)
+        for (host, vpc_id), had in members_before.items():
+            has = index.neighbors_in(host, vpc_id)
+            if (had is None) == (has is None):
+                continue  # stayed in (its neighbors' own changes are diffed above) or stayed out
+            delta = deltas.setdefault(host, {})
+            for port_id in has if has is not None else had or ():
+                key = (it.KIND_NEIGHBOR, port_id)
+                if key not in before:
+                    delta[key] = index.item(key) if has is not None else None
+            if not delta:
+                del deltas[host]
         for host, delta in deltas.items():
             self._record(host, delta, first or revision, revision)
         return deltas
+
+    def _as_before_batch(
+        self, hosts: set[str], port_id: str, members_before: dict[Membership, frozenset[str] | None]
+    ) -> None:
+        """Correct a neighbor's audience, taken at its first touch in a batch, for the hosts
+        whose membership of its VPC an earlier event of the batch flipped (nothing touched the
+        neighbor itself yet, so they are the only hosts whose view of it moved)."""
+        port = self.index.ports.get(port_id)
+        if port is None or not port.host_id:
+            return
+        for (host, vpc_id), had in members_before.items():
+            if vpc_id == port.vpc_id:
+                if had is not None and port_id in had:
+                    hosts.add(host)
+                else:
+                    hosts.discard(host)
 
     def _record(self, host: str, delta: Delta, first: int, revision: int) -> None:
         history = self._history.get(host)

@@ -26,6 +26,7 @@ from alcor.v1 import resources_pb2 as res
 from alcor.v1 import watch_pb2 as watch
 
 Counts = dict[str, dict[str, int]]
+Membership = tuple[str, str]  # (host, VPC id)
 
 
 def _add(counts: Counts, outer: str, inner: str, n: int) -> None:
@@ -155,8 +156,11 @@ class RelevanceIndex:
             members = self._members.get(id_)
             if members is None:
                 addresses = self._addresses.get(id_)
-                members = self._members[id_] = gs.GoalStateItem(group_members=gs.GroupMembers(
-                    security_group_id=id_, ip_addresses=addresses.ips if addresses else ()))
+                members = self._members[id_] = gs.GoalStateItem(
+                    group_members=gs.GroupMembers(
+                        security_group_id=id_, ip_addresses=addresses.ips if addresses else ()
+                    )
+                )
             return members
         raise ValueError(f"unknown goal-state kind {kind}")
 
@@ -263,17 +267,36 @@ class RelevanceIndex:
         if old_host != new_host or old_groups != new_groups:  # who references what changed
             for g in {*old_groups, *new_groups}:
                 keys.update((it.KIND_GROUP_MEMBERS, r) for r in self.group_refs.get(g, ()))
-        # a host joining or leaving a VPC gains or loses every neighbor in it
-        net: dict[tuple[str, str], int] = {}
+        return keys
+
+    def memberships(self, event: watch.Event) -> list[Membership]:
+        """The (host, VPC) pairs whose membership `event` may flip (computed BEFORE it is
+        applied): a host joining a VPC gains every neighbor in it, one leaving loses them all.
+        Those neighbors' items do not change, so the engine handles them per pair instead of
+        touching every neighbor key and diffing its whole audience."""
+        if event.resource.WhichOneof("kind") != "port":
+            return []
+        port = event.resource.port
+        old = self.ports.get(port.id)
+        new = None if event.type == watch.EVENT_TYPE_DELETED else port
+        net: dict[Membership, int] = {}
         if old is not None and old.host_id:
             net[(old.host_id, old.vpc_id)] = net.get((old.host_id, old.vpc_id), 0) - 1
         if new is not None and new.host_id:
             net[(new.host_id, new.vpc_id)] = net.get((new.host_id, new.vpc_id), 0) + 1
+        out = []
         for (host, vpc_id), n in net.items():
             before = self.host_vpcs.get(host, {}).get(vpc_id, 0)
             if n and (before == 0) != (before + n == 0):
-                keys.update((it.KIND_NEIGHBOR, q) for q in self.vpc_ports.get(vpc_id, ()))
-        return keys
+                out.append((host, vpc_id))
+        return out
+
+    def neighbors_in(self, host: str, vpc_id: str) -> frozenset[str] | None:
+        """The ports whose neighbor items `host` holds for a VPC (None: not a member of it)."""
+        if not self.host_vpcs.get(host, {}).get(vpc_id):
+            return None
+        ports = self.ports
+        return frozenset(q for q in self.vpc_ports.get(vpc_id, ()) if ports[q].host_id != host)
 
     # ---- applying an event ----
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from goalstate_helpers import all_hosts, as_items, expected, follow, load, snapshot
 from google.protobuf.field_mask_pb2 import FieldMask
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from alcor.agent.dataplane.model import GoalState
@@ -223,6 +223,15 @@ def check_step(h: Harness, engines: list, agents: list[dict[str, GoalState]], hi
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(steps=st.lists(STEP, min_size=1, max_size=30), reload_at=st.integers(0, 30))
+# a host leaving and rejoining a VPC (or joining, then a neighbor moving onto it) in one batch
+@example(
+    steps=[("one", ("groups", 3, [])), ("batch", [("port", 0, "h3", [], False), ("move", 0, "h3")])],
+    reload_at=0,
+)
+@example(
+    steps=[("one", ("port", 0, "h1", [], False)), ("batch", [("move", 2, "h1"), ("move", 0, "h2")])],
+    reload_at=0,
+)
 def test_incremental_equals_recompute(steps: list, reload_at: int) -> None:
     with tempfile.TemporaryDirectory() as tmp, Store(tmp, StoreConfig(sync=False)) as store:
         h = Harness(store, project("p1"))
