@@ -2,11 +2,12 @@
 
     python perf/bench_goalstate.py [--quick] [--json PATH]
 
-One controller process (`alcor controller run`, fsync on) and, in this process, the load
-generator (perf/loadgen): one real GoalStateService stream per simulated host, each applying
-updates to the agent's goal-state model and acking at once. The network: VPCs of 100 ports
-(one project each, so each VPC has its own default security group), one port per host, plus
-one "fan-out" VPC with a port on every host (its ports in a group with no remote-group rules).
+One controller process (`alcor controller run`, fsync on) and, in this process (on uvloop, as
+`alcor agent run`), the load generator (perf/loadgen): one real GoalStateService stream per
+simulated host, each applying updates to the agent's goal-state model and acking at once. The
+network: VPCs of 100 ports (one project each, so each VPC has its own default security group),
+one port per host, plus one "fan-out" VPC with a port on every host (its ports in a group with
+no remote-group rules).
 
 Figures:
 - active_p50_ms / active_p99_ms: CreatePort (bound to a connected host, in a 100-port VPC)
@@ -27,6 +28,7 @@ Figures:
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import statistics
 import sys
@@ -35,6 +37,7 @@ import time
 from pathlib import Path
 
 import grpc
+import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -222,6 +225,11 @@ async def run(endpoint: str, pid: int, quick: bool) -> tuple[dict[str, float], d
         try:
             await lg.start(timeout=300)
             connect_s = time.perf_counter() - t0
+            # this one process holds every simulated agent's goal state (a million messages),
+            # where a real agent's heap is its own: freeze what the snapshots built, or the
+            # collector's full passes over it pause all 1,000 agents at once
+            gc.collect()
+            gc.freeze()
             await idle(pid)  # acks and the first status write-backs
             after = rss_anon_kb(pid)
             active = await bench.active_latencies(active_samples)
@@ -266,7 +274,8 @@ def main() -> None:
             cluster.start()
             member = next(iter(cluster.members.values()))
             assert member.popen is not None
-            figures, params = asyncio.run(run(member.api, member.popen.pid, opts.quick))
+            # uvloop, as `alcor agent run` and the controller use
+            figures, params = uvloop.run(run(member.api, member.popen.pid, opts.quick))
         finally:
             cluster.stop()
     report("bench_goalstate", figures, params, opts.json)

@@ -24,7 +24,7 @@ from typing import Any
 
 from alcor.controller.goalstate import loader
 from alcor.controller.goalstate.engine import GoalStateEngine
-from alcor.controller.goalstate.items import KIND_PORT
+from alcor.controller.goalstate.items import KIND_PORT, Delta
 from alcor.controller.goalstate.proposals import ADMIN, submit_retrying
 from alcor.controller.goalstate.session import DEFAULT_QUEUE_LIMIT, HostSession
 from alcor.controller.goalstate.status import PortStatusWriter, port_reports
@@ -34,6 +34,8 @@ from alcor.v1 import goalstate_pb2 as gs
 from alcor.v1 import network_pb2 as net
 
 log = logging.getLogger(__name__)
+
+PUSH_CHUNK = 8  # sessions woken per turn of the loop for changes to other hosts' ports
 
 
 class GoalStateHub:
@@ -112,8 +114,9 @@ class GoalStateHub:
         while True:
             await self._wake.wait()
             self._wake.clear()
+            later: list[tuple[HostSession, int, Delta]] = []
             try:
-                self.advance()
+                later = self.advance()
             except Exception:
                 # the engine may be half-way through a batch: start it afresh from the store and
                 # give every connected agent a snapshot, rather than stop serving
@@ -124,27 +127,42 @@ class GoalStateHub:
                     log.exception("goal-state engine reload failed; retrying on the next batch")
                     continue
             self._notify()
+            # a few sessions per turn of the loop, so that acks and the status write-back of
+            # the ports just sent are not queued behind a fan-out to every host of a big VPC;
+            # the next batch waits until these are pushed (each host sees revisions in order)
+            for i in range(0, len(later), PUSH_CHUNK):
+                if i:
+                    await asyncio.sleep(0)
+                for session, revision, delta in later[i : i + PUSH_CHUNK]:
+                    session.push(revision, delta)
 
-    def advance(self) -> None:
-        """Bring the engine up to the store's revision and queue the deltas (on the loop)."""
+    def advance(self) -> list[tuple[HostSession, int, Delta]]:
+        """Bring the engine up to the store's revision and queue the deltas (on the loop).
+        Hosts whose own ports changed get theirs at once (their acks turn those ports ACTIVE);
+        the rest, which nobody waits on one by one, are returned for the caller to push."""
         store = self.replica.store
         if store is not self._store:
             self._reload()
-            return
+            return []
         with store.read() as txn:
             found = loader.new_events(store.schema, txn, self.engine.revision)
         if found is None:
             log.warning("change log compacted past revision %d: reloading", self.engine.revision)
             self._reload()
-            return
+            return []
         events, revision = found
         if revision <= self.engine.revision:
-            return
-        deltas = self.engine.apply(events, revision)
-        for host, delta in deltas.items():
+            return []
+        later = []
+        for host, delta in self.engine.apply(events, revision).items():
             session = self.sessions.get(host)
-            if session is not None:
+            if session is None:
+                continue
+            if any(key[0] == KIND_PORT for key in delta):
                 session.push(revision, delta)
+            else:
+                later.append((session, revision, delta))
+        return later
 
     def _reload(self) -> None:
         store = self.replica.store

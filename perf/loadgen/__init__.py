@@ -23,7 +23,6 @@ from its revision, as the real agent does. `statuses(host_id, update)` may retur
 from __future__ import annotations
 
 import asyncio
-import bisect
 import random
 import time
 from collections import deque
@@ -68,9 +67,12 @@ class SimAgent:
 
     def arrival(self, revision: int) -> float | None:
         """When this agent first reached `revision` or later (None: not yet, or beyond history)."""
-        revs = [r for r, _ in self.arrivals]
-        i = bisect.bisect_left(revs, revision)
-        return self.arrivals[i][1] if i < len(revs) else None
+        found = None
+        for r, t in reversed(self.arrivals):  # newest first: benchmarks ask about recent changes
+            if r < revision:
+                break
+            found = t
+        return found
 
 
 class LoadGen:
@@ -155,15 +157,21 @@ class LoadGen:
 
     # -- measuring ------------------------------------------------------------------------------
 
-    async def wait_revision(self, host_id: str, revision: int, timeout: float | None = None) -> float:
-        """The arrival time (`clock()`) of the update that took `host_id` to `revision` or later."""
+    def _arrival(self, host_id: str, revision: int) -> asyncio.Future[float]:
+        """A future of the arrival time (`clock()`) of the update that took `host_id` to
+        `revision` or later (no task per waiter: a 1,000-host wait must not load the agents)."""
         agent = self.agents[host_id]
+        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         if agent.revision >= revision:
             t = agent.arrival(revision)
-            return t if t is not None else float("nan")
-        fut: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-        agent.waiters.append((revision, fut))
-        return await asyncio.wait_for(fut, timeout)
+            fut.set_result(t if t is not None else float("nan"))
+        else:
+            agent.waiters.append((revision, fut))
+        return fut
+
+    async def wait_revision(self, host_id: str, revision: int, timeout: float | None = None) -> float:
+        """The arrival time (`clock()`) of the update that took `host_id` to `revision` or later."""
+        return await asyncio.wait_for(self._arrival(host_id, revision), timeout)
 
     async def wait_all(
         self, revision: int, hosts: Iterable[str] | None = None, timeout: float | None = None
@@ -171,9 +179,12 @@ class LoadGen:
         """Arrival times of `revision` at every host (default: all); only hosts whose goal state
         the change touches ever get that revision, so pass those."""
         names = list(self.agents if hosts is None else hosts)
-        times = await asyncio.wait_for(
-            asyncio.gather(*(self.wait_revision(h, revision) for h in names)), timeout
-        )
+        futures = [self._arrival(h, revision) for h in names]
+        try:
+            times = await asyncio.wait_for(asyncio.gather(*futures), timeout)
+        finally:
+            for fut in futures:
+                fut.cancel()  # a timeout leaves no waiter behind (no-op on those done)
         return dict(zip(names, times, strict=True))
 
     def stats(self) -> dict[str, int]:
