@@ -49,6 +49,7 @@ SERVICES = (
 CLUSTER_PREFIX = f"/{SERVICES[2]}/"
 # API messages: a bulk create of thousands of ports is several MB
 MAX_MESSAGE = 64 << 20
+REMOVED_LINGER_S = 1.0  # a removed member keeps running this long, for its last Raft messages
 SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
@@ -198,15 +199,26 @@ class ControllerNode:
         self.storage.close()
 
     async def run(self) -> None:
-        """Serve until SIGTERM or SIGINT, then stop gracefully."""
+        """Serve until SIGTERM or SIGINT, or until this member is removed from the cluster (its
+        state would no longer move), then stop gracefully."""
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.raft.removed.wait())]
         try:
-            await stop.wait()
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            if self.raft.removed.is_set() and not stop.is_set():
+                log.warning("%s: removed from the cluster: stopping (to come back, start it with an "
+                            "empty --data-dir and --join, then `alcor cluster join`)", self.config.id)
+                # a removed leader's last messages tell the others the commit index
+                await asyncio.wait_for(stop.wait(), REMOVED_LINGER_S)
+        except TimeoutError:
+            pass
         finally:
+            for w in waits:
+                w.cancel()
             log.info("%s: stopping", self.config.id)
             await self.stop()
 

@@ -55,6 +55,7 @@ from .types import (
     NONE,
     TRANSFER_CONTEXT,
     ConfChange,
+    ConfChangeType,
     ConfState,
     Entry,
     EntryType,
@@ -668,8 +669,15 @@ class RaftCore:
             self._send(Message(MT.READ_INDEX_RESP, from_id, self.id, term=self.term, index=index, context=context))
 
     def _apply_conf_change(self, cc: ConfChange) -> None:
+        departing = self.tracker.progress.get(cc.node_id) if cc.type == ConfChangeType.REMOVE else None
         if not self.tracker.apply(cc, self.log.last_index() + 1) or self.role != Role.LEADER:
             return
+        if departing is not None and cc.node_id != self.id:
+            # A last heartbeat carrying the commit index (up to what it holds) lets the removed
+            # member apply its own removal and stop, instead of serving a state that no longer
+            # moves; nothing else will be sent to it.
+            commit = min(departing.match, self.log.committed)
+            self._send(Message(MT.HEARTBEAT, cc.node_id, self.id, term=self.term, commit=commit))
         if self.id not in self.tracker.voters:
             # Removed: tell the others the commit index first, then stand down for good (a
             # non-voter never campaigns). They elect a new leader after an election timeout.

@@ -109,6 +109,8 @@ class _Proposal:
 INLINE_WRITE_BYTES = 256 << 10
 # How long an AppendEntries without entries may wait for entries to ride along (see Outbox).
 COMMIT_NOTICE_DELAY = 0.005
+# how long a removed member stays reachable, for the leader's farewell heartbeat to arrive
+DEPARTING_GRACE_S = 2.0
 
 
 class Outbox:
@@ -234,6 +236,9 @@ class RaftNode:
         self.leader = NONE
         self.role = Role.FOLLOWER
         self.stopped = False
+        # set once this member applied its own removal (its state no longer moves)
+        self.removed = asyncio.Event()
+        self._departing: dict[str, str] = {}  # removed peers still reachable: id -> host:port
         # for metrics: how well proposals share Readies (and so fsyncs)
         self.counters = {"readies": 0, "entries_persisted": 0, "entries_applied": 0}
 
@@ -253,6 +258,7 @@ class RaftNode:
         return {mid: (a.peer, a.api) for mid, a in members.items()}
 
     async def start(self) -> None:
+        self._check_membership()
         self._update_peers()
         self._tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._ticker())]
         self._wake.set()
@@ -348,6 +354,9 @@ class RaftNode:
         self.core.advance(rd)
         if any(e.type == EntryType.CONF_CHANGE for e in rd.committed_entries):
             self._conf_history.append((rd.committed_entries[-1].index, self.core.conf_state))
+            self._check_membership()
+        elif rd.snapshot is not None:
+            self._check_membership()
 
     def _send(self, messages: list[Message]) -> None:
         now = self._outbox.sort(messages)
@@ -400,14 +409,35 @@ class RaftNode:
 
     def _note_conf_change(self, cc: ConfChange) -> None:
         if cc.type == ConfChangeType.REMOVE:
-            self.addresses.pop(cc.node_id, None)
+            gone = self.addresses.pop(cc.node_id, None)
+            if gone is not None and cc.node_id != self.id:
+                # kept reachable a little longer: the leader's farewell (core) must get there
+                loop = asyncio.get_running_loop()
+                self._departing[cc.node_id] = gone[0]
+                loop.call_later(DEPARTING_GRACE_S, self._forget_departed, cc.node_id)
         elif cc.context:
             a = peer_pb2.MemberAddress.FromString(cc.context)
             self.addresses[cc.node_id] = (a.peer, a.api)
+            self._departing.pop(cc.node_id, None)
         self._update_peers()
 
+    def _forget_departed(self, member_id: str) -> None:
+        if self._departing.pop(member_id, None) is not None and not self.stopped:
+            self._update_peers()
+
     def _update_peers(self) -> None:
-        self.transport.set_peers({mid: peer for mid, (peer, _) in self.addresses.items()})
+        peers = dict(self._departing)
+        peers.update((mid, peer) for mid, (peer, _) in self.addresses.items())
+        self.transport.set_peers(peers)
+
+    def _check_membership(self) -> None:
+        """Set `removed` once the configuration this member applied no longer includes it (an
+        empty one is a joining member's, not yet added)."""
+        conf = self.core.conf_state
+        members = (*conf.voters, *conf.learners)
+        if members and self.id not in members and not self.removed.is_set():
+            log.warning("%s: removed from the cluster", self.id)
+            self.removed.set()
 
     def _release_reads(self) -> None:
         applied = self._applied

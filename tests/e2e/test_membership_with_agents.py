@@ -1,5 +1,6 @@
 """`alcor cluster join` adds a fourth controller and `alcor cluster leave` removes one while two
-agents stay connected: ports created before, between and after the changes all turn ACTIVE."""
+agents stay connected: ports created before, between and after the changes all turn ACTIVE, and
+the member that left stops by itself."""
 
 from __future__ import annotations
 
@@ -69,10 +70,32 @@ def test_join_and_leave_with_agents_connected(tmp_path: Path) -> None:
                     assert time.monotonic() < deadline, f"{leaving} is still a member"
                     time.sleep(0.1)
                 assert voters(others) == {"c1", "c2", "c3", "c4"} - {leaving}
-            cluster.stop_member(leaving)
+            # it applied its own removal (it was the leader): it stops by itself
+            gone = cluster.members[leaving].popen
+            assert gone is not None and gone.wait(30) == 0
             port("after-leave-a", "host-a")
             port("after-leave-b", "host-b")
             assert all(agent.connected for agent in hosts.agents.values())
     finally:
         hosts.close()
+        cluster.stop()
+
+
+def test_a_removed_follower_stops_by_itself(tmp_path: Path) -> None:
+    cluster = LocalCluster(tmp_path / "controllers", size=3, extra=["--log-level", "warning"])
+    try:
+        cluster.start()
+        leaving = next(m.id for m in cluster.members.values() if m.id != cluster.leader().id)
+        with Client(cluster.endpoints) as client:
+            client.create_vpc(name="before", cidr="10.0.0.0/16")
+            remaining = {m.id for m in client.remove_member(leaving)}
+        assert leaving not in remaining
+        # the leader's farewell heartbeat lets it apply its own removal, and then it exits
+        gone = cluster.members[leaving].popen
+        assert gone is not None and gone.wait(30) == 0
+        staying = [m.api for m in cluster.members.values() if m.id != leaving]
+        with Client(staying) as others:
+            others.create_vpc(name="after", cidr="10.1.0.0/16")
+            assert {v.name for v in others.list_vpcs()} == {"before", "after"}
+    finally:
         cluster.stop()

@@ -144,3 +144,28 @@ def test_removing_a_follower_shrinks_the_quorum() -> None:
     c.tick_all(3)
     assert c["a"].committed >= index
     assert not any(m.to_id == "c" for m in c.delivered)
+
+
+def test_a_removed_follower_learns_its_removal_from_a_farewell_heartbeat() -> None:
+    c = Cluster(ABC)
+    c.elect("a")
+    c.change("a", REMOVE, "c")
+    # the leader's last word to c carries the commit index: c applies its own removal
+    assert c["c"].conf_state.voters == ("a", "b")
+    assert c["c"].committed == c["a"].committed
+    term = c["c"].term
+    c.tick_all(10 * c.options.election_tick)
+    assert c["c"].term == term  # no longer a voter: it never campaigns
+    assert c.leader() == "a"
+
+
+def test_a_removed_follower_that_misses_the_farewell_keeps_its_old_configuration() -> None:
+    c = Cluster(ABC)
+    c.elect("a")
+    c.cut("a", "c")  # the removal commits with b; the farewell to c is lost
+    c.change("a", REMOVE, "c")
+    c.heal()
+    c.tick_all(3)
+    assert c["a"].conf_state.voters == ("a", "b")
+    assert "c" in c["c"].conf_state.voters  # best effort: such a member must be stopped by hand
+    assert c["c"].committed < c["a"].committed
