@@ -11,6 +11,8 @@ each in one VPC, wired and programmed by `EbpfDriver`:
   `EbpfDriver.execute` (batched map updates). 10k is the median of several rounds, each in a
   VPC of its own; 1M is one round (with --quick: 100,000, reported as neighbors_100k_s).
   Targets: <= 0.05 s and <= 5 s; the original Alcor agent needed 0.53 s and 55 s.
+  neighbors_1m_{parse,apply,desired,plan,execute}_s split the 1M round's wall time by stage
+  (the collector's pauses land in whichever stage they hit).
 - port_wire_ms: one new local port, from the plan to a workload that can send: namespace, veth
   pair, addresses, route, program attached, port and endpoint entries (median of several).
 - tcp_ratio: one iperf3 TCP stream workload -> workload across hosts (VXLAN through the BPF
@@ -34,6 +36,7 @@ import sys
 import tempfile
 import time
 import uuid
+from itertools import pairwise
 from pathlib import Path
 
 from benchlib import median, parse_args, report
@@ -149,32 +152,44 @@ def neighbor_snapshot(count: int, vni: int) -> bytes:
     return update.SerializeToString()
 
 
-def program_neighbors(driver: EbpfDriver, raw: bytes, count: int) -> tuple[float, float]:
+STAGES = ("parse", "apply", "desired", "plan", "execute")
+
+
+def program_neighbors(driver: EbpfDriver, raw: bytes, count: int) -> tuple[float, float, list[float]]:
     """(wall, CPU) seconds from the snapshot's bytes to its entries in the map, on a host that had
-    none. CPU time (user + system, so the map syscalls count) shows the cost apart from the
-    waiting that other processes on a shared machine cause."""
+    none, and the wall seconds of each of `STAGES`. CPU time (user + system, so the map syscalls
+    count) shows the cost apart from the waiting that other processes on a shared machine cause.
+    The plan is made against an empty installed state, as on a host that had none."""
     start, cpu = time.perf_counter(), time.process_time()
     update = goalstate_pb2.GoalStateUpdate.FromString(raw)
+    parsed = time.perf_counter()
     goal = GoalState("bench").apply(update)
-    result = driver.execute(plan(desired(goal), State()))
-    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    applied = time.perf_counter()
+    want = desired(goal)
+    derived = time.perf_counter()
+    todo = plan(want, State())
+    planned = time.perf_counter()
+    result = driver.execute(todo)
+    end = time.perf_counter()
+    elapsed, cpu = end - start, time.process_time() - cpu
     if not result.ok or result.plan.counts().get("SetEndpoint") != count:
         raise RuntimeError(
             f"{len(result.failed)} of {len(result.plan)} items failed: "
             f"{next(iter(result.failed.values()), '')}"
         )
-    return elapsed, cpu
+    marks = [start, parsed, applied, derived, planned, end]
+    return elapsed, cpu, [b - a for a, b in pairwise(marks)]
 
 
-def bench_neighbors(lab: Lab, rounds: int, big: int) -> tuple[float, float, float, float]:
-    """Wall and CPU seconds: median of the 10k rounds, then the large round."""
+def bench_neighbors(lab: Lab, rounds: int, big: int) -> tuple[float, float, float, float, list[float]]:
+    """Wall and CPU seconds: median of the 10k rounds, then the large round and its stages."""
     netns.create(lab.ns("nb"))
     driver = EbpfDriver(lab.config("nb", endpoints_max=rounds * 10_000 + big + 1024))
     lab.drivers["nb"] = driver
     small = [program_neighbors(driver, neighbor_snapshot(10_000, 1000 + r), 10_000) for r in range(rounds)]
     raw = neighbor_snapshot(big, 2000)
     large = program_neighbors(driver, raw, big)
-    return median([w for w, _ in small]), median([c for _, c in small]), large[0], large[1]
+    return median([w for w, _, _ in small]), median([c for _, c, _ in small]), *large
 
 
 # -- workloads ---------------------------------------------------------------------------------
@@ -270,7 +285,7 @@ def main() -> int:
             over_bps.append(iperf_bps(lab, ns1, ns2, "10.0.2.1", tcp_seconds))
 
         wire_ms = bench_port_wire(lab, subnet, wires)
-        small_s, small_cpu, large_s, large_cpu = bench_neighbors(lab, rounds, big)
+        small_s, small_cpu, large_s, large_cpu, stages = bench_neighbors(lab, rounds, big)
     finally:
         lab.down()
         shutil.rmtree(cache, ignore_errors=True)
@@ -281,6 +296,7 @@ def main() -> int:
         f"{big_name}_s": round(large_s, 3),
         "neighbors_10k_cpu_s": round(small_cpu, 4),
         f"{big_name}_cpu_s": round(large_cpu, 3),
+        **{f"{big_name}_{stage}_s": round(t, 3) for stage, t in zip(STAGES, stages, strict=True)},
         "port_wire_ms": round(wire_ms, 2),
         "tcp_ratio": round(median(over_bps) / median(under_bps), 3),
         "tcp_overlay_gbps": round(median(over_bps) / 1e9, 2),

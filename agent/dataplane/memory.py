@@ -16,15 +16,17 @@ from dataclasses import dataclass
 
 from . import packet as pk
 from .driver import Report
-from .model import Config, Endpoint, EndpointKey, LocalPort, State
+from .model import Config, Endpoint, Endpoints, LocalPort, State, pack_key, pack_remote
 from .plan import (
-    DeleteEndpoint,
+    BULK,
+    DeleteEndpoints,
     DeletePort,
     DeleteRule,
     Item,
     Plan,
     SetConfig,
     SetEndpoint,
+    SetEndpoints,
     SetPort,
     SetRule,
     WirePort,
@@ -49,7 +51,8 @@ class MemoryDriver:
         self._config: Config | None = None
         self._wired: dict[str, LocalPort] = {}  # wiring as last wired
         self._entries: dict[str, tuple] = {}  # port id -> LocalPort.entry
-        self._endpoints: dict[EndpointKey, Endpoint] = {}
+        self._local: dict[bytes, Endpoint] = {}  # the endpoints table, as `model.Endpoints` holds it
+        self._remote: dict[bytes, bytes] = {}
         self._rules: dict[str, dict[RuleKey, Ranges]] = {}
         self.conntrack: dict[pk.CtKey, pk.CtValue] = {}
         self._counters: Counter[str] = Counter()
@@ -69,19 +72,25 @@ class MemoryDriver:
         return State(
             config=self._config,
             ports=ports,
-            endpoints=dict(self._endpoints),
+            endpoints=Endpoints(dict(self._local), dict(self._remote)),
             rules={pid: dict(r) for pid, r in self._rules.items() if r},
         )
 
     def execute(self, plan: Plan) -> Report:
         failed: dict[Item, str] = {}
+        entries: dict[bytes, str] = {}
         for item in plan:
             reason = self.fault(item) if self.fault else None
-            if reason is None:
-                reason = self._apply(item)
+            if reason is not None and isinstance(item, BULK):
+                entries.update(dict.fromkeys(_keys(item), reason))
+            elif reason is None:
+                if isinstance(item, SetEndpoints):
+                    reason = self._set_endpoints(item, entries)
+                else:
+                    reason = self._apply(item)
             if reason is not None:
                 failed[item] = reason
-        return Report(plan, failed)
+        return Report(plan, failed, entries)
 
     def counters(self) -> dict[str, int]:
         return {name: self._counters[name] for name in pk.COUNTERS}
@@ -109,11 +118,23 @@ class MemoryDriver:
             case SetEndpoint(key, ep):
                 if ep.local_port is not None and ep.local_port not in self._wired:
                     return f"port {ep.local_port} is not wired"
-                if key not in self._endpoints and len(self._endpoints) >= self.endpoint_capacity:
+                try:
+                    raw = pack_key(key)
+                    value = None if ep.local_port is not None else pack_remote(ep.host_ip or "", ep.mac)
+                except ValueError as e:
+                    return str(e)
+                if not self._room(raw):
                     return "endpoint table full"
-                self._endpoints[key] = ep
-            case DeleteEndpoint(key):
-                self._endpoints.pop(key, None)
+                if value is None:
+                    self._local[raw] = ep
+                    self._remote.pop(raw, None)
+                else:
+                    self._remote[raw] = value
+                    self._local.pop(raw, None)
+            case DeleteEndpoints():
+                for raw in item.each_key():
+                    self._local.pop(raw, None)
+                    self._remote.pop(raw, None)
             case DeleteRule(pid, key):
                 self._rules.get(pid, {}).pop(key, None)
             case DeletePort(pid):
@@ -121,6 +142,25 @@ class MemoryDriver:
                 self._entries.pop(pid, None)
                 self._rules.pop(pid, None)
         return None
+
+    def _room(self, raw: bytes) -> bool:
+        """May the table hold `raw`: it is there already, or there is a free slot."""
+        return (
+            raw in self._remote
+            or raw in self._local
+            or len(self._local) + len(self._remote) < self.endpoint_capacity
+        )
+
+    def _set_endpoints(self, item: SetEndpoints, entries: dict[bytes, str]) -> str | None:
+        """Each entry that fits goes in; the others are reported by key, as a map would."""
+        reason = None
+        for raw, value in item.entries():
+            if not self._room(raw):
+                reason = entries[raw] = "endpoint table full"
+                continue
+            self._remote[raw] = value
+            self._local.pop(raw, None)
+        return reason
 
     # -- packets -------------------------------------------------------------------------------
 
@@ -132,7 +172,13 @@ class MemoryDriver:
             if pid in self._entries
             for vni, mac, sg, version in [self._entries[pid]]
         }
-        return State(config=self._config, ports=ports, endpoints=self._endpoints, rules=self._rules)
+        # a view of the live tables, read only while one packet is decided
+        return State(
+            config=self._config,
+            ports=ports,
+            endpoints=Endpoints(self._local, self._remote),
+            rules=self._rules,
+        )
 
     def _record(self, decision: pk.Decision, first: str) -> pk.Decision:
         self._counters[first] += 1
@@ -147,6 +193,10 @@ class MemoryDriver:
     def receive(self, vni: int, outer_src: str, pkt: pk.Packet) -> pk.Decision:
         """`pkt` arrives through the tunnel from host `outer_src` with `vni`."""
         return self._record(pk.from_tunnel(self._tables(), self.conntrack, vni, outer_src, pkt), "rx_tunnel")
+
+
+def _keys(item: SetEndpoints | DeleteEndpoints) -> list[bytes]:
+    return [raw for raw, _ in item.entries()] if isinstance(item, SetEndpoints) else list(item.each_key())
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,11 @@
 ((vni, ip) -> a local port or a remote host), the local ports to wire, each port's compiled
 security-group table, and the host config. A driver's `installed()` answers in the same `State`
 shape, so `plan.plan(desired, installed)` compares like with like. Nothing here does I/O.
+
+The endpoints table is held compact (`Endpoints`): a VPC can have a million neighbors, and a
+tuple per endpoint made every stage from goal state to map cost microseconds each. Keys are
+packed once (`ENDPOINT_KEY`), an endpoint on another host is its packed value (`REMOTE`, the
+bytes the data plane's map holds), so comparing, planning and writing move bytes, not objects.
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ import functools
 import gc
 import ipaddress
 import socket
-from collections.abc import Callable, Mapping
+import struct
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import attrgetter, not_
 from typing import NamedTuple, ParamSpec, TypeVar
 
 from alcor.v1 import goalstate_pb2, resources_pb2
@@ -38,6 +46,7 @@ _ITEM_FIELDS = {
     "group_members": (KIND_GROUP_MEMBERS, "group_members", "security_group_id"),
 }
 _KIND_ATTR = {kind: attr for kind, attr, _ in _ITEM_FIELDS.values()}
+_NEIGHBOR, _PORT_ID = attrgetter("neighbor"), attrgetter("port_id")
 
 DEFAULT_GATEWAY_MAC = "02:a1:c0:00:00:01"
 MAX_VNI = (1 << 24) - 1
@@ -100,8 +109,27 @@ class GoalState:
                 tables[attr] = dict(getattr(self, attr))
             return tables[attr]
 
-        fields, get = _ITEM_FIELDS, tables.get  # the hot loop of a large snapshot
-        for item in update.upserts:
+        # a large snapshot is nearly all neighbors: they are read with C-level loops (map,
+        # zip), no bytecode and no WhichOneof per item. Reading `neighbor` of another kind of
+        # item gives an empty message (reads never set a oneof) with port_id "": those items
+        # (and a neighbor without a port id) take the general path below.
+        upserts = update.upserts
+        msgs = list(map(_NEIGHBOR, upserts))
+        ids = list(map(_PORT_ID, msgs))
+        others = list(compress(range(len(ids)), map(not_, ids)))
+        if len(others) < len(ids):
+            neighbors = table("neighbors")
+            blank = neighbors.get("")
+            neighbors.update(zip(ids, msgs, strict=True))
+            if others:  # "" now names an empty message of another item: undo that
+                if blank is None:
+                    del neighbors[""]
+                else:
+                    neighbors[""] = blank
+        del msgs, ids
+        fields, get = _ITEM_FIELDS, tables.get
+        for i in others:
+            item = upserts[i]
             which = item.WhichOneof("item")
             if which is None:
                 continue
@@ -146,6 +174,144 @@ class Endpoint(NamedTuple):
     mac: str
 
 
+# The compact endpoint: the key is (vni in host order, IPv4 in network order); a remote value is
+# (ifindex 0, host IP, MAC, flags 0, pad), the layout of the data plane's endpoints map
+# (ebpf/layout.py uses these very structs; its size checks tie them to dp.bpf.c).
+ENDPOINT_KEY = struct.Struct("<I4s")
+REMOTE = struct.Struct("<I4s6sBx")
+
+
+def pack_key(key: tuple[int, str]) -> bytes:
+    """The packed form of (vni, ip); raises ValueError for a bad one."""
+    vni, ip = key
+    try:
+        return ENDPOINT_KEY.pack(vni, socket.inet_pton(socket.AF_INET, ip))
+    except (OSError, TypeError, struct.error) as e:
+        raise ValueError(f"bad endpoint key {key!r}: {e}") from None
+
+
+def unpack_key(raw: bytes) -> EndpointKey:
+    vni, ip = ENDPOINT_KEY.unpack(raw)
+    return EndpointKey(vni, socket.inet_ntop(socket.AF_INET, ip))
+
+
+def pack_remote(host_ip: str, mac: str) -> bytes:
+    """The packed value of an endpoint on host `host_ip`; raises ValueError for a bad one."""
+    try:
+        raw_mac = bytes.fromhex(mac.replace(":", ""))
+        if len(mac) != 17 or len(raw_mac) != 6:
+            raise ValueError("not a MAC")
+        return REMOTE.pack(0, socket.inet_pton(socket.AF_INET, host_ip), raw_mac, 0)
+    except (OSError, TypeError, ValueError, AttributeError) as e:
+        raise ValueError(f"bad remote endpoint {host_ip!r} {mac!r}: {e}") from None
+
+
+def unpack_remote(raw: bytes) -> Endpoint:
+    _, host, mac, _ = REMOTE.unpack(raw)
+    return Endpoint(None, socket.inet_ntop(socket.AF_INET, host), mac.hex(":"))
+
+
+class Endpoints(Mapping[EndpointKey, Endpoint]):
+    """The endpoints table, compact: `local` maps a packed key to the `Endpoint` of a port on
+    this host (a driver turns the port into its device); the endpoints on other hosts are packed
+    keys and packed values. A key is local or remote, never both. What it is built from is taken
+    as given (not copied) and must not change afterwards.
+
+    The remote part comes either as a dict (`remote`, what a driver reads back) or, from
+    `desired`, as `packed(local, keys, values)`: the keys in a list and the values end to end,
+    so that programming a host that has none of them needs no per-entry work at all (a key may
+    repeat there; the last one counts, as it would in the map). The dict is built from the
+    packed form the first time it is asked for. Read as a Mapping, the table answers
+    `EndpointKey -> Endpoint`, unpacking on the fly, for the few readers that want tuples."""
+
+    __slots__ = ("_keys", "_remote", "_values", "local")
+
+    def __init__(self, local: dict[bytes, Endpoint] | None = None, remote: dict[bytes, bytes] | None = None):
+        self.local: dict[bytes, Endpoint] = {} if local is None else local
+        self._remote: dict[bytes, bytes] | None = {} if remote is None else remote
+        self._keys: list[bytes] = []
+        self._values = b""
+
+    @classmethod
+    def packed(cls, local: dict[bytes, Endpoint], keys: list[bytes], values: bytes) -> Endpoints:
+        """The table of `local` and the remote entries `keys[i]` -> `values[i * REMOTE.size:]`."""
+        if len(values) != len(keys) * REMOTE.size:
+            raise ValueError(f"{len(keys)} keys and {len(values)} bytes of values")
+        table = cls(local)
+        table._remote, table._keys, table._values = None, keys, values
+        return table
+
+    @classmethod
+    def of(cls, entries: Iterable[tuple[tuple[int, str], Endpoint]]) -> Endpoints:
+        """The table of these (key, endpoint) pairs (later pairs win); raises ValueError."""
+        local: dict[bytes, Endpoint] = {}
+        remote: dict[bytes, bytes] = {}
+        for key, ep in entries:
+            raw = pack_key(key)
+            if ep.local_port is not None:
+                local[raw] = ep
+                remote.pop(raw, None)
+            else:
+                remote[raw] = pack_remote(ep.host_ip or "", ep.mac)
+                local.pop(raw, None)
+        return cls(local, remote)
+
+    @property
+    def remote(self) -> dict[bytes, bytes]:
+        """Packed key -> packed value of every endpoint on another host."""
+        if self._remote is None:
+            vs, values = REMOTE.size, self._values
+            self._remote = dict(
+                zip(self._keys, [values[i : i + vs] for i in range(0, len(values), vs)], strict=True)
+            )
+        return self._remote
+
+    def remote_keys(self) -> Iterable[bytes]:
+        """The remote keys, without building the dict (a key may repeat)."""
+        return self._keys if self._remote is None else self._remote.keys()
+
+    def remote_bulk(self) -> tuple[bytes, bytes]:
+        """Every remote entry, as (keys, values) end to end: a batch update's buffers."""
+        if self._remote is None:
+            return b"".join(self._keys), self._values
+        return b"".join(self._remote), b"".join(self._remote.values())
+
+    def __getitem__(self, key: EndpointKey) -> Endpoint:
+        try:
+            raw = pack_key(key)
+        except (TypeError, ValueError):
+            raise KeyError(key) from None
+        ep = self.local.get(raw)
+        if ep is not None:
+            return ep
+        value = self.remote.get(raw)
+        if value is None:
+            raise KeyError(key)
+        return unpack_remote(value)
+
+    def __iter__(self) -> Iterator[EndpointKey]:
+        for raw in self.local:
+            yield unpack_key(raw)
+        for raw in self.remote:
+            yield unpack_key(raw)
+
+    def __len__(self) -> int:
+        return len(self.local) + len(self.remote)
+
+    def __bool__(self) -> bool:
+        return bool(self.local or self._keys or self._remote)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Endpoints):
+            return self.local == other.local and self.remote == other.remote
+        return Mapping.__eq__(self, other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Endpoints({len(self.local)} local, {len(self.remote)} remote)"
+
+
 @dataclass(frozen=True, slots=True)
 class LocalPort:
     """A port bound to this host, as wired (netns, veth, addresses) and as programmed."""
@@ -178,7 +344,7 @@ class State:
 
     config: Config | None = None
     ports: Mapping[str, LocalPort] = field(default_factory=dict)
-    endpoints: Mapping[EndpointKey, Endpoint] = field(default_factory=dict)
+    endpoints: Endpoints = field(default_factory=Endpoints)
     rules: Mapping[str, Mapping[RuleKey, Ranges]] = field(default_factory=dict)  # by port id
     # (GoalStateKind, id) -> why that resource is not (fully) realised; desired only
     problems: Mapping[tuple[int, str], str] = field(default_factory=dict)
@@ -265,57 +431,140 @@ def desired(goal: GoalState, config: Config | None = None) -> State:
     problems: dict[tuple[int, str], str] = {}
     ports: dict[str, LocalPort] = {}
     rules: dict[str, dict[RuleKey, Ranges]] = {}
-    endpoints: dict[EndpointKey, Endpoint] = {}
+    local: dict[bytes, Endpoint] = {}
     for port_id, port in goal.ports.items():
-        local, table, port_problems = _local_port(port, goal)
+        lp, table, port_problems = _local_port(port, goal)
         if port_problems:
             problems[(KIND_PORT, port_id)] = "; ".join(port_problems)
-        if local is None:
+        if lp is None:
             continue
-        ports[port_id] = local
+        ports[port_id] = lp
         if table:
             rules[port_id] = table
-        for addr in local.addresses:
-            key = EndpointKey(local.vni, addr.ip)
-            if key in endpoints:
+        for addr in lp.addresses:
+            key = pack_key((lp.vni, addr.ip))
+            if key in local:
                 problems[(KIND_PORT, port_id)] = (
-                    f"address {addr.ip} also used by port {endpoints[key].local_port}"
+                    f"address {addr.ip} also used by port {local[key].local_port}"
                 )
                 continue
-            endpoints[key] = Endpoint(port_id, None, local.mac)
-    host_id = goal.host_id
-    # the hot loop of a large VPC: attribute reads, cached checks of the few underlay addresses,
-    # tuples built without the NamedTuple constructor's Python-level call
-    new = tuple.__new__
-    host_ok: dict[str, bool] = {}
-    for port_id, n in goal.neighbors.items():
-        if host_id and n.host_id == host_id:
-            continue  # our own port: `ports` has it
-        host_ip, ip, mac, vni = n.host_ip, n.ip_address, n.mac_address, n.vni
-        if not host_ip:
-            problems[(KIND_NEIGHBOR, port_id)] = f"host {n.host_id} has no underlay ip yet"
-            continue
-        good_host = host_ok.get(host_ip)
-        if good_host is None:
-            good_host = host_ok[host_ip] = _ipv4(host_ip)
-        if not (good_host and len(mac) == 17 and 0 < vni <= MAX_VNI and _ipv4(ip)):
-            problems[(KIND_NEIGHBOR, port_id)] = f"bad neighbor {ip!r} {mac!r} on {host_ip!r} vni {vni}"
-            continue
-        key = new(EndpointKey, (vni, ip))
-        if key in endpoints and endpoints[key].local_port is not None:
-            problems[(KIND_NEIGHBOR, port_id)] = f"address {ip} is a port on this host"
-            continue
-        endpoints[key] = new(Endpoint, (None, host_ip, mac))
+            local[key] = Endpoint(port_id, None, lp.mac)
+    endpoints = _endpoints(goal, local, problems)
     return State(config=config, ports=ports, endpoints=endpoints, rules=rules, problems=problems)
 
 
-def owners(goal: GoalState, state: State) -> dict[EndpointKey, tuple[int, str]]:
-    """The goal-state resource behind each endpoint, to attribute a failed item. Built on demand
-    (after a failure) because it costs as much as `desired` itself."""
-    found: dict[EndpointKey, tuple[int, str]] = {}
+def _endpoints(
+    goal: GoalState, local: dict[bytes, Endpoint], problems: dict[tuple[int, str], str], strict: bool = False
+) -> Endpoints:
+    """The table of `local` and the neighbors on other hosts. The hot loop of a large VPC: per
+    neighbor only its field reads, one inet_pton and a concatenation (the key), and three
+    appends. What repeats (the hosts' underlay addresses, the VNIs) is checked and packed once,
+    in `_first`, which a neighbor whose host or VNI is not cached yet, or that is bad, goes
+    through. The MACs are checked and converted all at once, and the values assembled with
+    strided slice copies; if a MAC is bad the loop runs again checking each one (`strict`)."""
+    own = goal.host_id or None  # no host id: no neighbor is ours
+    heads: dict[str, bytes] = {}  # good underlay ip -> its 4 bytes
+    vnis: dict[int, bytes] = {}  # good vni -> key head
+    keys: list[bytes] = []
+    hosts: list[bytes] = []
+    macs: list[str] = []
+    add_key, add_host, add_mac = keys.append, hosts.append, macs.append
+    pton, inet = socket.inet_pton, socket.AF_INET
+    for n in goal.neighbors.values():
+        if n.host_id == own:
+            continue  # our own port: `ports` has it
+        try:
+            key = vnis[n.vni] + pton(inet, n.ip_address)
+            host = heads[n.host_ip]
+            if strict and not _mac(n.mac_address.lower()):
+                raise ValueError("bad mac")
+        except (KeyError, OSError, ValueError):
+            if not _first(n, heads, vnis, problems, strict):
+                continue
+            key, host = vnis[n.vni] + pton(inet, n.ip_address), heads[n.host_ip]
+        add_key(key)
+        add_host(host)
+        add_mac(n.mac_address)
+    values = _remote_values(hosts, macs)
+    if values is None:  # a bad MAC among them: find it (and which neighbor has it)
+        assert not strict
+        return _endpoints(goal, local, problems, strict=True)
+    clash = local.keys() & keys
+    if clash:  # rare: a neighbor's address that is a port on this host (the port wins)
+        vs = REMOTE.size
+        kept = [i for i, k in enumerate(keys) if k not in clash]
+        values = b"".join(values[i * vs : (i + 1) * vs] for i in kept)
+        keys = [keys[i] for i in kept]
+        for port_id, n in goal.neighbors.items():
+            try:
+                if n.host_id != own and pack_key((n.vni, n.ip_address)) in clash:
+                    problems[(KIND_NEIGHBOR, port_id)] = f"address {n.ip_address} is a port on this host"
+            except ValueError:
+                continue
+    return Endpoints.packed(local, keys, values)
+
+
+_MAC_COLONS = (2, 5, 8, 11, 14)
+
+
+def _remote_values(hosts: list[bytes], macs: list[str]) -> bytes | None:
+    """The packed values (ifindex 0, host ip, mac, flags 0, pad) of these hosts and MACs, built
+    with a constant number of C-level operations; None if a MAC is not `hh:hh:hh:hh:hh:hh`."""
+    n = len(macs)
+    if not n:
+        return b""
+    text = "".join(macs)
+    if len(text) != 17 * n or set(map(len, macs)) != {17}:
+        return None
+    if any(text[p::17] != ":" * n for p in _MAC_COLONS):
+        return None
+    try:
+        raw = bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        return None
+    if len(raw) != 6 * n:  # fromhex skips whitespace
+        return None
+    ips = b"".join(hosts)
+    size = REMOTE.size
+    out = bytearray(size * n)
+    for j in range(4):
+        out[4 + j :: size] = ips[j::4]
+    for j in range(6):
+        out[8 + j :: size] = raw[j::6]
+    return bytes(out)
+
+
+def _first(
+    n: goalstate_pb2.Neighbor,
+    heads: dict[str, bytes],
+    vnis: dict[int, bytes],
+    problems: dict[tuple[int, str], str],
+    strict: bool,
+) -> bool:
+    """A neighbor checked (its MAC too if `strict`, else the bulk check does it); if good, its
+    host and VNI are cached, else the problem is recorded."""
+    host_ip, ip, mac, vni, port_id = n.host_ip, n.ip_address, n.mac_address, n.vni, n.port_id
+    if not host_ip:
+        problems[(KIND_NEIGHBOR, port_id)] = f"host {n.host_id} has no underlay ip yet"
+        return False
+    if not (0 < vni <= MAX_VNI and _ipv4(host_ip) and _ipv4(ip) and (not strict or _mac(mac.lower()))):
+        problems[(KIND_NEIGHBOR, port_id)] = f"bad neighbor {ip!r} {mac!r} on {host_ip!r} vni {vni}"
+        return False
+    heads[host_ip] = socket.inet_pton(socket.AF_INET, host_ip)
+    vnis[vni] = vni.to_bytes(4, "little")
+    return True
+
+
+def owners(goal: GoalState, state: State) -> dict[bytes, tuple[int, str]]:
+    """The goal-state resource behind each endpoint (by packed key), to attribute a failed item.
+    Built on demand (after a failure) because it costs about as much as `desired` itself."""
+    found: dict[bytes, tuple[int, str]] = {}
     for port_id, n in goal.neighbors.items():
-        found[EndpointKey(n.vni, n.ip_address)] = (KIND_NEIGHBOR, port_id)
-    for key, ep in state.endpoints.items():
+        try:
+            found[pack_key((n.vni, n.ip_address))] = (KIND_NEIGHBOR, port_id)
+        except ValueError:
+            continue  # `desired` reported it as a problem; it has no entry to fail
+    for key, ep in state.endpoints.local.items():
         if ep.local_port is not None:
             found[key] = (KIND_PORT, ep.local_port)
     return found

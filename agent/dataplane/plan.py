@@ -15,14 +15,31 @@ make-before-break order, so that no packet that both states allow is dropped whi
  8. port entries whose only change is the rules version: conntrack entries made under the old
     rules are re-checked from now on, when only the new rules remain
  9. ports removed (unwired, entry deleted)
+
+Endpoints on other hosts (all but a host's own few; a VPC can have a million) are planned in
+bulk: one `SetEndpoints` with every added or changed entry, one `DeleteEndpoints` with every
+removed key, each holding the packed bytes a driver writes as they are (see `model.Endpoints`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import ClassVar
 
-from .model import Config, Endpoint, EndpointKey, LocalPort, State, bulk
+from .model import (
+    ENDPOINT_KEY,
+    REMOTE,
+    Config,
+    Endpoint,
+    EndpointKey,
+    Endpoints,
+    LocalPort,
+    State,
+    bulk,
+    pack_key,
+    unpack_key,
+)
 from .rules import Ranges, RuleKey
 
 
@@ -54,13 +71,52 @@ class SetPort:
 
 @dataclass(frozen=True, slots=True)
 class SetEndpoint:
+    """One endpoint, by its port on this host (or, from a caller, on another host)."""
+
     key: EndpointKey
     endpoint: Endpoint
 
 
-@dataclass(frozen=True, slots=True)
-class DeleteEndpoint:
-    key: EndpointKey
+@dataclass(frozen=True, slots=True, eq=False)
+class SetEndpoints:
+    """Endpoints on other hosts added or changed, in bulk: `keys` and `values` are the packed
+    entries (`model.ENDPOINT_KEY`, `model.REMOTE`) end to end, ready for a batch map update. A
+    driver may fail single entries (`Report.entries`). Compared by identity: it can hold
+    megabytes, and no two plans share one."""
+
+    op: ClassVar[str] = "SetEndpoint"
+    keys: bytes
+    values: bytes
+
+    def __len__(self) -> int:
+        return len(self.keys) // ENDPOINT_KEY.size
+
+    def entries(self) -> Iterator[tuple[bytes, bytes]]:
+        """(packed key, packed value) pairs."""
+        ks, vs, keys, values = ENDPOINT_KEY.size, REMOTE.size, self.keys, self.values
+        for i in range(len(self)):
+            yield keys[i * ks : (i + 1) * ks], values[i * vs : (i + 1) * vs]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class DeleteEndpoints:
+    """Endpoints removed, in bulk: `keys` are the packed keys end to end. Compared by identity."""
+
+    op: ClassVar[str] = "DeleteEndpoint"
+    keys: bytes
+
+    @classmethod
+    def of(cls, keys: Iterable[tuple[int, str]]) -> DeleteEndpoints:
+        """Delete these (vni, ip) keys; raises ValueError for a bad one."""
+        return cls(b"".join(pack_key(k) for k in keys))
+
+    def __len__(self) -> int:
+        return len(self.keys) // ENDPOINT_KEY.size
+
+    def each_key(self) -> Iterator[bytes]:
+        ks, keys = ENDPOINT_KEY.size, self.keys
+        for i in range(len(self)):
+            yield keys[i * ks : (i + 1) * ks]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +132,18 @@ class DeletePort:
     port_id: str
 
 
-Item = SetConfig | WirePort | SetRule | SetPort | SetEndpoint | DeleteEndpoint | DeleteRule | DeletePort
+Item = (
+    SetConfig
+    | WirePort
+    | SetRule
+    | SetPort
+    | SetEndpoint
+    | SetEndpoints
+    | DeleteEndpoints
+    | DeleteRule
+    | DeletePort
+)
+BULK = (SetEndpoints, DeleteEndpoints)
 
 
 @dataclass(frozen=True)
@@ -90,11 +157,15 @@ class Plan:
         return iter(self.items)
 
     def counts(self) -> dict[str, int]:
-        """Items per operation, for logs and acks."""
+        """Entries per operation, for logs and acks: a bulk item counts each of its entries
+        under its operation's name (`SetEndpoints` as `SetEndpoint`)."""
         out: dict[str, int] = {}
         for item in self.items:
-            name = type(item).__name__
-            out[name] = out.get(name, 0) + 1
+            if isinstance(item, BULK):
+                name, n = item.op, len(item)
+            else:
+                name, n = type(item).__name__, 1
+            out[name] = out.get(name, 0) + n
         return out
 
 
@@ -107,17 +178,21 @@ def plan(desired: State, installed: State) -> Plan:
         for pid, port in desired.ports.items()
         if pid in installed.ports and installed.ports[pid].device_id != port.device_id
     }
+    inst_endpoints = installed.endpoints
     # 0. a port moving to another namespace: its old veth, entries and rules go first
     if replaced:
-        items.extend(DeleteEndpoint(k) for k, ep in installed.endpoints.items() if ep.local_port in replaced)
+        moving = [k for k, ep in inst_endpoints.local.items() if ep.local_port in replaced]
+        if moving:
+            items.append(DeleteEndpoints(b"".join(moving)))
         for pid in sorted(replaced):
             items.extend(DeleteRule(pid, k) for k in installed.rules.get(pid, {}))
             items.append(DeletePort(pid))
+        inst_endpoints = Endpoints(
+            {k: ep for k, ep in inst_endpoints.local.items() if ep.local_port not in replaced},
+            inst_endpoints.remote,
+        )
     inst_ports = {pid: p for pid, p in installed.ports.items() if pid not in replaced}
     inst_rules = {pid: r for pid, r in installed.rules.items() if pid not in replaced}
-    inst_endpoints = installed.endpoints
-    if replaced:
-        inst_endpoints = {k: ep for k, ep in installed.endpoints.items() if ep.local_port not in replaced}
 
     # 1. config
     if desired.config is not None and desired.config != installed.config:
@@ -148,16 +223,35 @@ def plan(desired: State, installed: State) -> Plan:
             and (have.vni, have.mac) == (port.vni, port.mac)
         )
         (late_ports if version_only else items).append(SetPort(port))
-    # 5. endpoints in (the hot path of a large VPC)
-    get = inst_endpoints.get
-    items.extend(SetEndpoint(k, ep) for k, ep in desired.endpoints.items() if get(k) != ep)
+    # 5. endpoints in: this host's one by one (few; a driver resolves each port), the rest as
+    # one bulk item of packed bytes (the hot path of a large VPC: compared and joined in C; onto
+    # a host without remote entries, the desired buffers as they are)
+    want, have_local, have_remote = desired.endpoints, inst_endpoints.local, inst_endpoints.remote
+    want_local = want.local
+    items.extend(SetEndpoint(unpack_key(k), ep) for k, ep in want_local.items() if have_local.get(k) != ep)
+    if have_remote:
+        get = have_remote.get
+        changed = {k: v for k, v in want.remote.items() if get(k) != v}
+        if changed:
+            items.append(SetEndpoints(b"".join(changed), b"".join(changed.values())))
+    else:
+        keys, values = want.remote_bulk()
+        if keys:
+            items.append(SetEndpoints(keys, values))
     # 6. endpoints out
-    want_endpoints = desired.endpoints
-    items.extend(DeleteEndpoint(k) for k in inst_endpoints if k not in want_endpoints)
+    gone = [k for k in have_local if k not in want_local]
+    if gone:  # a local address that is now remote stays: step 5 rewrote it
+        now_remote = set(gone).intersection(want.remote_keys())
+        gone = [k for k in gone if k not in now_remote]
+    if have_remote:
+        want_remote = want.remote
+        gone.extend(k for k in have_remote if k not in want_remote and k not in want_local)
+    if gone:
+        items.append(DeleteEndpoints(b"".join(gone)))
     # 7. rule entries out
     for pid in sorted(inst_rules):
-        want = desired.rules.get(pid, {})
-        items.extend(DeleteRule(pid, k) for k in inst_rules[pid] if k not in want)
+        want_rules = desired.rules.get(pid, {})
+        items.extend(DeleteRule(pid, k) for k in inst_rules[pid] if k not in want_rules)
     # 8. rules-version-only port updates
     items.extend(late_ports)
     # 9. ports out

@@ -17,7 +17,7 @@ from alcor.agent.acks import StatusBook
 from alcor.agent.backoff import Backoff
 from alcor.agent.dataplane.memory import MemoryDriver
 from alcor.agent.dataplane.model import KIND_NEIGHBOR, KIND_PORT, GoalState
-from alcor.agent.dataplane.plan import DeleteEndpoint, Plan, WirePort
+from alcor.agent.dataplane.plan import DeleteEndpoints, Plan, WirePort
 from alcor.agent.runner import Agent, AgentConfig
 from alcor.agent.store import JOURNAL, SNAPSHOT, StateError, StateStore, snapshot_of
 
@@ -176,7 +176,7 @@ def test_resync_repairs_the_data_plane_and_reports_a_recovered_port() -> None:
             # the fault clears, and someone removes an endpoint behind the agent's back
             broken["on"] = False
             key = next(k for k, ep in driver.installed().endpoints.items() if ep.local_port is None)
-            driver.execute(Plan((DeleteEndpoint(key),)))
+            driver.execute(Plan((DeleteEndpoints.of([key]),)))
             assert not in_sync(driver, goal)
             await wait_for(lambda: any(d == 30.0 for _, d, _ in clock.sleepers))
             clock.advance(30.0)

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from alcor.agent.dataplane.driver import Driver
 from alcor.agent.dataplane.memory import MemoryDriver
-from alcor.agent.dataplane.model import DEFAULT_GATEWAY_MAC, KIND_NEIGHBOR, KIND_PORT, State, desired, owners
+from alcor.agent.dataplane.model import (
+    DEFAULT_GATEWAY_MAC,
+    KIND_NEIGHBOR,
+    KIND_PORT,
+    EndpointKey,
+    State,
+    desired,
+    owners,
+)
 from alcor.agent.dataplane.packet import COUNTERS, Packet
-from alcor.agent.dataplane.plan import WirePort, plan
+from alcor.agent.dataplane.plan import SetEndpoints, WirePort, plan
 from alcor.agent.dataplane.rules import INGRESS
 
 H1, H2 = "10.250.0.1", "10.250.0.2"
@@ -155,3 +163,25 @@ def test_a_full_endpoint_table_fails_the_items_that_do_not_fit(net) -> None:
     assert len(want.endpoints) - 4 == len(failed)
     assert set(failed.values()) == {"endpoint table full"}
     assert {kind for kind, _ in failed} <= {KIND_PORT, KIND_NEIGHBOR}
+
+
+def test_a_bulk_update_that_fails_in_part_names_each_neighbor_left_out(net) -> None:
+    goal = net.sc.goal("h1")
+    want = desired(goal)
+    room = len(want.endpoints.local) + 1  # every local endpoint and one remote one fit
+    small = MemoryDriver(H1, endpoint_capacity=room)
+    report = small.execute(plan(want, State()))
+    installed = small.installed().endpoints
+    left_out = {
+        (KIND_NEIGHBOR, pid)
+        for pid, n in goal.neighbors.items()
+        if EndpointKey(n.vni, n.ip_address) not in installed
+    }
+    assert len(installed) == room and len(left_out) == len(want.endpoints) - room > 0
+    assert report.resources(owners(goal, want)) == dict.fromkeys(left_out, "endpoint table full")
+    assert [type(item) for item in report.failed] == [SetEndpoints]
+    # with room, the next plan adds exactly what was left out
+    small.endpoint_capacity = len(want.endpoints)
+    retry = plan(want, small.installed())
+    assert retry.counts() == {"SetEndpoint": len(left_out)}
+    assert small.execute(retry).ok and len(plan(want, small.installed())) == 0

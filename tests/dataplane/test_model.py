@@ -12,13 +12,14 @@ from alcor.agent.dataplane.model import (
     Address,
     Endpoint,
     EndpointKey,
+    Endpoints,
     GoalState,
     OutOfOrder,
     desired,
 )
 from alcor.agent.dataplane.rules import INGRESS, RuleKey
 from alcor.agent.dataplane.scenario import Scenario
-from alcor.v1 import goalstate_pb2
+from alcor.v1 import goalstate_pb2, resources_pb2
 
 
 def test_local_ports_and_neighbors_become_endpoints(net) -> None:
@@ -82,6 +83,37 @@ def test_a_neighbor_never_shadows_a_local_port(net) -> None:
     assert d.problems[(KIND_NEIGHBOR, "stale")] == "address 10.0.1.5 is a port on this host"
 
 
+def _neighbor(i: int, mac: str) -> goalstate_pb2.Neighbor:
+    return goalstate_pb2.Neighbor(
+        port_id=f"n{i}",
+        vni=100,
+        ip_address=f"10.0.3.{i}",
+        mac_address=mac,
+        host_id="h2",
+        host_ip="10.250.0.2",
+    )
+
+
+def test_each_bad_neighbor_mac_is_found_among_good_ones(net) -> None:
+    """MACs are checked in bulk; one bad MAC sends the check through neighbor by neighbor, which
+    names exactly the bad ones and keeps the rest. Case does not matter (a MAC is bytes)."""
+    goal = net.sc.goal("h1")
+    neighbors = dict(goal.neighbors)
+    macs = {1: "fa:16:3e:00:03:01", 2: "FA:16:3E:00:03:02", 3: "fa:16:3e:00:03:zz", 4: "fa:16:3e:00:0304"}
+    macs |= {5: "fa:16:3e:00:03:05 ", 6: "fa-16-3e-00-03-06", 7: "fa:16:3e:00:03:07"}
+    for i, mac in macs.items():
+        neighbors[f"n{i}"] = _neighbor(i, mac)
+    d = desired(GoalState("h1", 1, goal.vpcs, goal.subnets, goal.ports, neighbors, goal.security_groups, {}))
+    bad = {f"n{i}" for i in (3, 4, 5, 6)}
+    assert {pid for kind, pid in d.problems if kind == KIND_NEIGHBOR} == bad
+    assert d.endpoints[EndpointKey(100, "10.0.3.2")] == Endpoint(None, "10.250.0.2", "fa:16:3e:00:03:02")
+    assert {k.ip for k in d.endpoints if k.ip.startswith("10.0.3.")} == {"10.0.3.1", "10.0.3.2", "10.0.3.7"}
+    # the same table whichever way it was built
+    assert d.endpoints == Endpoints.of(d.endpoints.items())
+    keys, values = d.endpoints.remote_bulk()
+    assert len(keys) // 8 == len(values) // 16 == len(d.endpoints.remote)
+
+
 def test_apply_snapshot_then_deltas() -> None:
     sc = Scenario()
     sc.host("h1", "10.250.0.1")
@@ -99,6 +131,26 @@ def test_apply_snapshot_then_deltas() -> None:
     assert set(goal.ports) == {p.id}  # the old value is unchanged
     with pytest.raises(OutOfOrder):
         after.apply(delta)
+
+
+def test_apply_keeps_each_kind_apart_in_a_mixed_update() -> None:
+    """Neighbors take a bulk path; other items (and a neighbor without a port id) the general one."""
+    snap = goalstate_pb2.GoalStateUpdate(revision=1, full=True)
+    snap.upserts.add().neighbor.CopyFrom(goalstate_pb2.Neighbor(port_id="", vni=7, ip_address="10.0.0.2"))
+    snap.upserts.add().neighbor.CopyFrom(goalstate_pb2.Neighbor(port_id="n1", vni=7, ip_address="10.0.0.3"))
+    goal = GoalState("h1").apply(snap)
+    assert {k: n.ip_address for k, n in goal.neighbors.items()} == {"": "10.0.0.2", "n1": "10.0.0.3"}
+    delta = goalstate_pb2.GoalStateUpdate(base_revision=1, revision=2)
+    delta.upserts.add().vpc.CopyFrom(resources_pb2.Vpc(id="v1", vni=7))
+    delta.upserts.add().neighbor.CopyFrom(goalstate_pb2.Neighbor(port_id="n1", vni=7, ip_address="10.0.0.4"))
+    delta.upserts.add().neighbor.CopyFrom(goalstate_pb2.Neighbor(port_id="n2", vni=7, ip_address="10.0.0.5"))
+    after = goal.apply(delta)
+    assert {k: n.ip_address for k, n in after.neighbors.items()} == {
+        "": "10.0.0.2",
+        "n1": "10.0.0.4",
+        "n2": "10.0.0.5",
+    }
+    assert set(after.vpcs) == {"v1"} and after.vpcs["v1"].vni == 7
 
 
 def test_incremental_equals_full_recompute() -> None:
@@ -153,3 +205,4 @@ def _delta(old: GoalState, new: GoalState) -> goalstate_pb2.GoalStateUpdate:
         for key in a.keys() - b.keys():
             update.deletes.add(kind=kind, id=key)
     return update
+

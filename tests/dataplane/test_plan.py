@@ -8,13 +8,14 @@ import pytest
 
 from alcor.agent.dataplane import packet as pk
 from alcor.agent.dataplane.memory import MemoryDriver
-from alcor.agent.dataplane.model import State, desired
+from alcor.agent.dataplane.model import State, desired, unpack_key, unpack_remote
 from alcor.agent.dataplane.plan import (
-    DeleteEndpoint,
+    DeleteEndpoints,
     DeletePort,
     DeleteRule,
     SetConfig,
     SetEndpoint,
+    SetEndpoints,
     SetPort,
     SetRule,
     WirePort,
@@ -23,7 +24,17 @@ from alcor.agent.dataplane.plan import (
 from alcor.agent.dataplane.rules import EGRESS, INGRESS
 from alcor.agent.dataplane.scenario import Scenario
 
-PHASES = [SetConfig, WirePort, SetRule, SetPort, SetEndpoint, DeleteEndpoint, DeleteRule, DeletePort]
+PHASES = [
+    SetConfig,
+    WirePort,
+    SetRule,
+    SetPort,
+    SetEndpoint,
+    SetEndpoints,
+    DeleteEndpoints,
+    DeleteRule,
+    DeletePort,
+]
 
 
 def test_first_plan_builds_in_order(net) -> None:
@@ -77,10 +88,24 @@ def test_moving_a_port_to_another_namespace_takes_it_down_first(net) -> None:
     a = net.ports["a"].id
     net.sc.update_port(a, device_id="their-ns")
     ops = _ops(net)
-    assert isinstance(ops[0], DeleteEndpoint) and ops[0].key.ip == "10.0.1.5"
+    assert isinstance(ops[0], DeleteEndpoints)
+    assert [unpack_key(k).ip for k in ops[0].each_key()] == ["10.0.1.5"]
     down = next(i for i, op in enumerate(ops) if isinstance(op, DeletePort))
     up = next(i for i, op in enumerate(ops) if isinstance(op, WirePort))
     assert ops[down].port_id == a and down < up and ops[up].port.device_id == "their-ns"
+
+
+def test_remote_endpoints_change_in_bulk_and_only_what_changed(net) -> None:
+    net.sc.host("h3", "10.250.0.3")
+    c, y = net.ports["c"].id, net.ports["y"].id
+    net.sc.update_port(c, host_id="h3")  # h1 now reaches c through h3
+    net.sc.delete_port(y)
+    ops = _ops(net)
+    assert [type(op) for op in ops] == [SetEndpoints, DeleteEndpoints]
+    assert [(unpack_key(k).ip, unpack_remote(v).host_ip) for k, v in ops[0].entries()] == [
+        ("10.0.1.7", "10.250.0.3")
+    ]
+    assert [unpack_key(k) for k in ops[1].each_key()] == [(200, "10.0.1.9")]
 
 
 def _probes(state: State) -> list[tuple[str, pk.Packet]]:

@@ -186,6 +186,33 @@ def test_a_new_driver_reads_back_exactly_what_was_installed(topo) -> None:
     assert topo.ping(lab.ns(topo, "b"), "10.0.1.7").ok
 
 
+def test_a_full_endpoints_map_fails_the_entries_that_do_not_fit_by_neighbor(topo) -> None:
+    from alcor.agent.dataplane.model import KIND_NEIGHBOR, EndpointKey, desired, owners
+    from alcor.agent.dataplane.plan import SetEndpoints, plan
+
+    lab = build(topo, sync=False)
+    s1 = lab.sc.subnets[lab.ports["c"].subnet_id]
+    for i in range(20):
+        lab.sc.port(s1, "h2", f"10.0.1.{100 + i}")
+    goal = lab.sc.goal("h1")
+    want = desired(goal)
+    room = len(want.endpoints) - 12
+    driver = topo.driver("h1", endpoints_max=room)
+    report = driver.execute(plan(want, driver.installed()))
+    installed = driver.installed().endpoints
+    left_out = {
+        (KIND_NEIGHBOR, pid)
+        for pid, n in goal.neighbors.items()
+        if EndpointKey(n.vni, n.ip_address) not in installed
+    }
+    assert len(installed) == room and len(left_out) == 12
+    failures = report.resources(owners(goal, want))
+    assert set(failures) == left_out
+    assert set(failures.values()) == {"endpoints map full (E2BIG): raise its max_entries"}
+    assert [type(item) for item in report.failed] == [SetEndpoints]
+    assert topo.ping(lab.ns(topo, "b"), "10.0.1.5").ok  # what fitted works
+
+
 PINGS = 1600  # 8 s at 5 ms: outlasts four helper starts on a loaded machine
 
 

@@ -7,10 +7,13 @@ same prio) on the VXLAN device and on every workload veth found by its alias. No
 or rewritten at start, so traffic keeps flowing; the reconciler then asks `installed()` and
 executes `plan(desired, installed)`.
 
-`execute` maps plan items onto map writes (endpoints in batches: one syscall per chunk) and
-wiring calls. Port ids are translated to the host-side ifindex through the registry of wired
-ports; an installed entry whose ifindex has no wired port is reported under the id
-"ifindex:<n>", which no desired state contains, so the plan deletes it.
+`execute` maps plan items onto map writes and wiring calls. A bulk endpoint item's packed keys
+and values are already the map's bytes: they go to the kernel as they are, in batches of
+`EbpfConfig.batch` entries (one syscall each), with no Python work per entry. Port ids are
+translated to the host-side ifindex through the registry of wired ports; an installed entry
+whose ifindex has no wired port is reported under the id "ifindex:<n>", which no desired state
+contains, so the plan deletes it. `installed()` reads the endpoints map back as the model's
+compact table (`model.Endpoints`), so a restarted agent compares bytes with bytes.
 """
 
 from __future__ import annotations
@@ -18,21 +21,21 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..driver import Report
-from ..model import Config, Endpoint, EndpointKey, LocalPort, State, bulk
+from ..model import Config, Endpoint, Endpoints, LocalPort, State, bulk, pack_key, pack_remote
 from ..packet import COUNTERS
 from ..plan import (
-    DeleteEndpoint,
+    DeleteEndpoints,
     DeletePort,
     DeleteRule,
     Item,
     Plan,
     SetConfig,
     SetEndpoint,
+    SetEndpoints,
     SetPort,
     SetRule,
     WirePort,
@@ -46,6 +49,7 @@ from .netlink import Netlink
 ORPHAN = "ifindex:"
 _ZERO_IP = b"\0\0\0\0"
 _ZERO_MAC = b"\0" * 6
+_REMOTE_TAIL = b"\0\0"  # flags (not local), pad
 
 
 @dataclass(frozen=True)
@@ -185,17 +189,8 @@ class EbpfDriver:
             ports[pid] = LocalPort(
                 pid, vni, layout.mac_str(pmac), (), "", "", bool(flags & layout.PORT_SG), version
             )
-        endpoints: dict[EndpointKey, Endpoint] = {}
-        unpack_key, unpack_ep = layout.ENDPOINT_KEY.unpack, layout.ENDPOINT.unpack
-        ip_str, mac_str = layout.ip_str, layout.mac_str
-        for k, v in self.maps["endpoints"].items(self.config.batch):
-            vni, ip = unpack_key(k)
-            ifindex, host_ip, emac, flags = unpack_ep(v)
-            if flags & layout.EP_LOCAL:
-                ep = Endpoint(self._port_of(ifindex, by_ifindex), None, mac_str(emac))
-            else:
-                ep = Endpoint(None, ip_str(host_ip), mac_str(emac))
-            endpoints[EndpointKey(vni, ip_str(ip))] = ep
+        endpoints = self._read_endpoints(by_ifindex)
+        ip_str = layout.ip_str
         rules: dict[str, dict[RuleKey, Ranges]] = {}
         for k, v in self.maps["sg_rules"].items():
             plen, ifindex, direction, proto, _, remote = layout.RULE_KEY.unpack(k)
@@ -204,6 +199,30 @@ class EbpfDriver:
             key = RuleKey(direction, proto, f"{ip_str(remote)}/{plen - layout.RULE_FIXED_BITS}")
             rules.setdefault(self._port_of(ifindex, by_ifindex), {})[key] = ranges
         return State(config=config, ports=ports, endpoints=endpoints, rules=rules)
+
+    def _read_endpoints(self, by_ifindex: dict[int, str]) -> Endpoints:
+        """The endpoints map in the model's compact form: a remote entry's bytes are its value
+        (rewritten to the canonical form if anything else wrote it), a local one names its port."""
+        ks, vs = layout.ENDPOINT_KEY.size, layout.ENDPOINT.size
+        remote: dict[bytes, bytes] = {}
+        for keys, values, n in self.maps["endpoints"].chunks(self.config.batch):
+            remote.update(
+                zip(
+                    [keys[i : i + ks] for i in range(0, n * ks, ks)],
+                    [values[i : i + vs] for i in range(0, n * vs, vs)],
+                    strict=True,
+                )
+            )
+        local: dict[bytes, Endpoint] = {}
+        head, tail = _ZERO_IP, _REMOTE_TAIL
+        for k in [k for k, v in remote.items() if not (v.startswith(head) and v.endswith(tail))]:
+            ifindex, host_ip, mac, flags = layout.ENDPOINT.unpack(remote[k])
+            if flags & layout.EP_LOCAL:
+                local[k] = Endpoint(self._port_of(ifindex, by_ifindex), None, layout.mac_str(mac))
+                del remote[k]
+            else:
+                remote[k] = layout.ENDPOINT.pack(0, host_ip, mac, 0)
+        return Endpoints(local, remote)
 
     def counters(self) -> dict[str, int]:
         out = {}
@@ -218,28 +237,20 @@ class EbpfDriver:
     @bulk
     def execute(self, plan: Plan) -> Report:
         failed: dict[Item, str] = {}
-        items = plan.items
-        i, n = 0, len(items)
-        while i < n:
-            kind = type(items[i])
-            j = i + 1
-            if kind in (SetEndpoint, DeleteEndpoint):
-                while j < n and type(items[j]) is kind:
-                    j += 1
-                run = items[i:j]
-                if kind is SetEndpoint:
-                    self._set_endpoints(run, failed)  # type: ignore[arg-type]
-                else:
-                    self._delete_endpoints(run, failed)  # type: ignore[arg-type]
+        entries: dict[bytes, str] = {}
+        for item in plan.items:
+            if isinstance(item, SetEndpoints):
+                reason = self._batched(item.keys, item.values, entries)
+            elif isinstance(item, DeleteEndpoints):
+                reason = self._batched(item.keys, None, entries)
             else:
                 try:
-                    reason = self._one(items[i])
+                    reason = self._one(item)
                 except (OSError, RuntimeError, ValueError) as e:
                     reason = f"{type(e).__name__}: {e}"
-                if reason:
-                    failed[items[i]] = reason
-            i = j
-        return Report(plan, failed)
+            if reason:
+                failed[item] = reason
+        return Report(plan, failed, entries)
 
     def _ifindex(self, port_id: str) -> int | None:
         wired = self._ports.get(port_id)
@@ -290,6 +301,21 @@ class EbpfDriver:
                     self.maps["ports"].update(layout.PORT_KEY.pack(ifindex), value)
                 except BpfError as e:
                     return _errno_reason(e.errno, "ports")
+            case SetEndpoint(key, ep):
+                k = pack_key(key)
+                if ep.local_port is None:
+                    v = pack_remote(ep.host_ip or "", ep.mac)
+                else:
+                    wired = self._ports.get(ep.local_port)
+                    if wired is None:
+                        return f"port {ep.local_port} is not wired"
+                    v = layout.ENDPOINT.pack(
+                        wired.ifindex, _ZERO_IP, layout.mac_bytes(ep.mac), layout.EP_LOCAL
+                    )
+                try:
+                    self.maps["endpoints"].update(k, v)
+                except BpfError as e:
+                    return _errno_reason(e.errno, "endpoints")
             case DeleteRule(pid, key):
                 ifindex = self._ifindex(pid)
                 if ifindex is not None:
@@ -305,50 +331,29 @@ class EbpfDriver:
                 return f"unknown plan item {item!r}"
         return None
 
-    def _set_endpoints(self, run: tuple[SetEndpoint, ...], failed: dict[Item, str]) -> None:
-        # the hot loop of a large VPC: tuple unpacking and bound methods, no per-entry helpers
-        pack_key, pack_ep, mac_bytes = layout.ENDPOINT_KEY.pack, layout.ENDPOINT.pack, layout.mac_bytes
-        pton, inet = socket.inet_pton, socket.AF_INET
-        hosts: dict[str, bytes] = {}  # few hosts, many endpoints: convert each host ip once
-        keys: list[bytes] = []
-        values: list[bytes] = []
-        good: list[SetEndpoint] = []
-        add_key, add_value, add_good = keys.append, values.append, good.append
-        for item in run:
-            (vni, ip), (local_port, host_ip, mac) = item.key, item.endpoint
-            try:
-                k = pack_key(vni, pton(inet, ip))
-                if local_port is None:
-                    host = hosts.get(host_ip)  # type: ignore[arg-type]
-                    if host is None:
-                        host = hosts[host_ip] = pton(inet, host_ip)  # type: ignore[index,arg-type]
-                    v = pack_ep(0, host, mac_bytes(mac), 0)
-                else:
-                    wired = self._ports.get(local_port)
-                    if wired is None:
-                        failed[item] = f"port {local_port} is not wired"
-                        continue
-                    v = pack_ep(wired.ifindex, _ZERO_IP, mac_bytes(mac), layout.EP_LOCAL)
-            except (OSError, ValueError, TypeError) as e:
-                failed[item] = f"bad endpoint: {e}"
-                continue
-            add_key(k)
-            add_value(v)
-            add_good(item)
-        self._batched(good, keys, values, failed)
-
-    def _batched(
-        self, items: list, keys: list[bytes], values: list[bytes] | None, failed: dict[Item, str]
-    ) -> None:
-        """Batch update (values given) or delete; the kernel stops at the first failing entry,
-        which is recorded (a missing key on delete is success) before going on after it."""
+    def _batched(self, keys: bytes, values: bytes | None, entries: dict[bytes, str]) -> str | None:
+        """Batch update (values given) or delete of packed entries; returns the first failing
+        entry's reason and records each failing entry by key. The kernel stops at the first
+        failing entry, which is recorded (a missing key on delete is success) before going on
+        after it."""
         m = self.maps["endpoints"]
-        start, n = 0, len(items)
+        ks, vs = layout.ENDPOINT_KEY.size, layout.ENDPOINT.size
+        n, step = len(keys) // ks, self.config.batch
+        first: str | None = None
+
+        def fail(i: int, err: int | None) -> None:
+            nonlocal first
+            reason = entries[keys[i * ks : (i + 1) * ks]] = _errno_reason(err, "endpoints")
+            first = first or reason
+
+        start = 0
         while start < n:
-            end = min(n, start + self.config.batch)
-            kbuf = b"".join(keys[start:end])
+            end = min(n, start + step)
+            whole = start == 0 and end == n  # one chunk: the buffers as they are, no copy
+            kbuf = keys if whole else keys[start * ks : end * ks]
             if values is not None:
-                done, err = m.update_batch(kbuf, b"".join(values[start:end]), end - start)
+                vbuf = values if whole else values[start * vs : end * vs]
+                done, err = m.update_batch(kbuf, vbuf, end - start)
             else:
                 done, err = m.delete_batch(kbuf, end - start)
             if err == 0:
@@ -359,28 +364,17 @@ class EbpfDriver:
                 for i in range(start, end):
                     try:
                         if values is not None:
-                            m.update(keys[i], values[i])
+                            m.update(keys[i * ks : (i + 1) * ks], values[i * vs : (i + 1) * vs])
                         else:
-                            m.delete(keys[i])
+                            m.delete(keys[i * ks : (i + 1) * ks])
                     except BpfError as e:
-                        failed[items[i]] = _errno_reason(e.errno, "endpoints")
+                        fail(i, e.errno)
                 start = end
                 continue
             if not (values is None and err == errno.ENOENT):
-                failed[items[bad]] = _errno_reason(err, "endpoints")
+                fail(bad, err)
             start = bad + 1
-
-    def _delete_endpoints(self, run: tuple[DeleteEndpoint, ...], failed: dict[Item, str]) -> None:
-        keys = []
-        good = []
-        for item in run:
-            try:
-                keys.append(layout.ENDPOINT_KEY.pack(item.key.vni, layout.ip_bytes(item.key.ip)))
-            except (OSError, ValueError) as e:
-                failed[item] = f"bad endpoint key: {e}"
-                continue
-            good.append(item)
-        self._batched(good, keys, None, failed)
+        return first
 
     # -- lifetime ------------------------------------------------------------------------------
 

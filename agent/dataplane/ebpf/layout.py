@@ -5,6 +5,8 @@ once as a `struct.Struct` for fast bulk packing; import-time assertions keep the
 size, and the driver checks both against the key and value sizes libbpf reports for the compiled
 object at every load (`check_sizes`), so a C change that is not mirrored here fails loudly.
 IPs are stored in network byte order, VNIs and ifindexes in host order, as the programs read them.
+The endpoint layouts are the model's (`model.ENDPOINT_KEY`, `model.REMOTE`): the desired state
+already holds remote endpoints as the bytes written here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import socket
 import struct
 from collections.abc import Mapping
 
+from .. import model
 from ..rules import MAX_RANGES
 
 EP_LOCAL = 1
@@ -92,8 +95,9 @@ class CCtValue(ctypes.Structure):
     ]
 
 
-ENDPOINT_KEY = struct.Struct("<I4s")
-ENDPOINT = struct.Struct("<I4s6sBx")
+# the model packs endpoints in this very layout (its compact table is what the map holds)
+ENDPOINT_KEY = model.ENDPOINT_KEY
+ENDPOINT = model.REMOTE  # local entries too: ifindex, host ip, mac, flags
 PORT_KEY = struct.Struct("<I")
 PORT = struct.Struct("<I6sBxI")
 CONFIG = struct.Struct("<I6s2x")

@@ -162,17 +162,25 @@ class Map:
 
     def items(self, chunk: int = 8192) -> Iterator[tuple[bytes, bytes]]:
         """Every (key, value): batched lookups where the map type has them, else key by key."""
+        ks, vs = self.key_size, self.read_size
+        for keys, values, n in self.chunks(chunk):
+            for i in range(n):
+                yield keys[i * ks : (i + 1) * ks], values[i * vs : (i + 1) * vs]
+
+    def chunks(self, chunk: int = 8192) -> Iterator[tuple[bytes, bytes, int]]:
+        """Every entry, as (keys, values, n): n packed keys and values end to end, from batched
+        lookups where the map type has them, else one entry at a time."""
         try:
-            yield from self._items_batched(chunk)
+            yield from self._chunks_batched(chunk)
         except BpfError as e:
             if e.errno not in (errno_mod.EINVAL, ENOTSUPP, errno_mod.EOPNOTSUPP):
                 raise
             for key in list(self.keys()):
                 value = self.lookup(key)
                 if value is not None:
-                    yield key, value
+                    yield key, value, 1
 
-    def _items_batched(self, chunk: int) -> Iterator[tuple[bytes, bytes]]:
+    def _chunks_batched(self, chunk: int) -> Iterator[tuple[bytes, bytes, int]]:
         # the batch cursor is opaque (a bucket index for hashes); a key-sized buffer holds it
         cursor_in = ctypes.create_string_buffer(max(self.key_size, 8))
         cursor_out = ctypes.create_string_buffer(max(self.key_size, 8))
@@ -197,10 +205,8 @@ class Map:
             done = rc < 0 and -rc == errno_mod.ENOENT
             if rc < 0 and not done:
                 _check(rc, f"lookup_batch {self.name}")
-            kraw, vraw = keys.raw, values.raw
-            ks, vs = self.key_size, self.read_size
-            for i in range(n.value):
-                yield kraw[i * ks : (i + 1) * ks], vraw[i * vs : (i + 1) * vs]
+            if n.value:
+                yield keys.raw[: n.value * self.key_size], values.raw[: n.value * self.read_size], n.value
             if done:
                 return
             ctypes.memmove(cursor_in, cursor_out, len(cursor_out))
