@@ -34,6 +34,7 @@ _ITEM_KEY = {
     "neighbor": (KIND_NEIGHBOR, "port_id"),
     "security_group": (KIND_SECURITY_GROUP, "id"),
     "group_members": (KIND_GROUP_MEMBERS, "security_group_id"),
+    "group_members_change": (KIND_GROUP_MEMBERS, "security_group_id"),
 }
 _KIND_TABLE = {
     KIND_VPC: "vpcs",

@@ -25,6 +25,7 @@ from itertools import compress
 from operator import attrgetter, not_
 from typing import NamedTuple, ParamSpec, TypeVar
 
+from alcor.addresses import changed
 from alcor.v1 import goalstate_pb2, resources_pb2
 
 from .rules import Ranges, RuleKey, compile_rules, expand, rules_version
@@ -133,6 +134,9 @@ class GoalState:
             which = item.WhichOneof("item")
             if which is None:
                 continue
+            if which == "group_members_change":
+                _change_members(table("group_members"), item.group_members_change)
+                continue
             _, attr, id_field = fields[which]
             msg = getattr(item, which)
             target = get(attr)
@@ -148,6 +152,18 @@ class GoalState:
             revision=update.revision,
             **{attr: tables.get(attr, getattr(self, attr)) for attr in _KIND_ATTR.values()},
         )
+
+
+def _change_members(members: dict, change: goalstate_pb2.GroupMembersChange) -> None:
+    held = members.get(change.security_group_id)
+    if held is None:
+        raise OutOfOrder(
+            f"a change to the members of group {change.security_group_id}, which it does not hold"
+        )
+    addresses = changed(held.ip_addresses, change.added_ip_addresses, change.removed_ip_addresses)
+    members[change.security_group_id] = goalstate_pb2.GroupMembers(
+        security_group_id=change.security_group_id, ip_addresses=addresses
+    )
 
 
 class Config(NamedTuple):

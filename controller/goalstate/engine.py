@@ -119,12 +119,19 @@ class GoalStateEngine:
                 continue
             new_item = index.item(key) if new_hosts else None
             changed = new_item != old_item
+            update = new_item
             if new_item is not None:
                 # serialized once here, for every snapshot that includes it until it changes
                 index.remember(key, new_item)
+                if changed and old_item is not None and key[0] == it.KIND_GROUP_MEMBERS:
+                    # hosts that hold the list get what changed in it (a whole default group
+                    # to every host of the project on each port create is O(members x hosts))
+                    update = it.members_change(old_item, new_item) or new_item
             for host in new_hosts:
-                if changed or host not in old_hosts:
+                if host not in old_hosts:
                     deltas.setdefault(host, {})[key] = new_item
+                elif changed:
+                    deltas.setdefault(host, {})[key] = update
             for host in old_hosts - new_hosts:
                 deltas.setdefault(host, {})[key] = None
         # a host that joined a VPC gains its neighbors, one that left loses them; a neighbor

@@ -19,6 +19,7 @@ import bisect
 from collections.abc import Iterable
 from typing import Any
 
+from alcor.addresses import address_order
 from alcor.controller.goalstate import items as it
 from alcor.controller.goalstate.items import Key
 from alcor.v1 import goalstate_pb2 as gs
@@ -54,7 +55,7 @@ class SortedAddresses:
         n = self.counts.get(ip, 0)
         self.counts[ip] = n + 1
         if not n:
-            key = it.address_order(ip)
+            key = address_order(ip)
             if not self.keys or key > self.keys[-1]:
                 # the usual case: pools hand out addresses in ascending order
                 self.keys.append(key)
@@ -70,7 +71,7 @@ class SortedAddresses:
             self.counts[ip] = n - 1
         elif n == 1:
             del self.counts[ip]
-            i = bisect.bisect_left(self.keys, it.address_order(ip))
+            i = bisect.bisect_left(self.keys, address_order(ip))
             del self.keys[i], self.ips[i]
 
 

@@ -37,7 +37,15 @@ class HostQueue:
         self.target = revision
         if self.needs_full:
             return  # the snapshot will be taken later, at a revision at least this one
-        self.pending.update(delta)
+        pending = self.pending
+        for key, item in delta.items():
+            if key[0] == it.KIND_GROUP_MEMBERS and key in pending:
+                try:
+                    item = it.merge(pending[key], item)
+                except ValueError:  # cannot happen (a host that lost a group gets it whole)
+                    self.force_full(revision)
+                    return
+            pending[key] = item
         if len(self.pending) > self.limit:
             self.pending = {}
             self.needs_full = True

@@ -206,3 +206,18 @@ def _delta(old: GoalState, new: GoalState) -> goalstate_pb2.GoalStateUpdate:
             update.deletes.add(kind=kind, id=key)
     return update
 
+
+def test_a_member_change_applies_to_the_held_list_in_address_order() -> None:
+    def update(base: int, revision: int, item: goalstate_pb2.GoalStateItem) -> goalstate_pb2.GoalStateUpdate:
+        return goalstate_pb2.GoalStateUpdate(base_revision=base, revision=revision, upserts=[item])
+
+    held = goalstate_pb2.GroupMembers(security_group_id="g", ip_addresses=["10.0.0.2", "10.0.0.9"])
+    goal = GoalState(host_id="h").apply(update(0, 1, goalstate_pb2.GoalStateItem(group_members=held)))
+    change = goalstate_pb2.GroupMembersChange(
+        security_group_id="g", added_ip_addresses=["10.0.0.10", "10.0.0.1"], removed_ip_addresses=["10.0.0.9"]
+    )
+    goal = goal.apply(update(1, 2, goalstate_pb2.GoalStateItem(group_members_change=change)))
+    assert list(goal.group_members["g"].ip_addresses) == ["10.0.0.1", "10.0.0.2", "10.0.0.10"]
+    unknown = goalstate_pb2.GroupMembersChange(security_group_id="other", added_ip_addresses=["10.0.0.3"])
+    with pytest.raises(OutOfOrder):
+        goal.apply(update(2, 3, goalstate_pb2.GoalStateItem(group_members_change=unknown)))

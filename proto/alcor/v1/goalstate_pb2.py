@@ -25,37 +25,39 @@ _sym_db = _symbol_database.Default()
 from alcor.v1 import resources_pb2 as alcor_dot_v1_dot_resources__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61lcor/v1/goalstate.proto\x12\x08\x61lcor.v1\x1a\x18\x61lcor/v1/resources.proto\"\x83\x01\n\x08Neighbor\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\x0e\n\x06vpc_id\x18\x02 \x01(\t\x12\x0b\n\x03vni\x18\x03 \x01(\r\x12\x12\n\nip_address\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12\x0f\n\x07host_id\x18\x06 \x01(\t\x12\x0f\n\x07host_ip\x18\x07 \x01(\t\"?\n\x0cGroupMembers\x12\x19\n\x11security_group_id\x18\x01 \x01(\t\x12\x14\n\x0cip_addresses\x18\x02 \x03(\t\"\x85\x02\n\rGoalStateItem\x12\x1c\n\x03vpc\x18\x01 \x01(\x0b\x32\r.alcor.v1.VpcH\x00\x12\"\n\x06subnet\x18\x02 \x01(\x0b\x32\x10.alcor.v1.SubnetH\x00\x12\x1e\n\x04port\x18\x03 \x01(\x0b\x32\x0e.alcor.v1.PortH\x00\x12&\n\x08neighbor\x18\x04 \x01(\x0b\x32\x12.alcor.v1.NeighborH\x00\x12\x31\n\x0esecurity_group\x18\x05 \x01(\x0b\x32\x17.alcor.v1.SecurityGroupH\x00\x12/\n\rgroup_members\x18\x06 \x01(\x0b\x32\x16.alcor.v1.GroupMembersH\x00\x42\x06\n\x04item\"A\n\x0cGoalStateKey\x12%\n\x04kind\x18\x01 \x01(\x0e\x32\x17.alcor.v1.GoalStateKind\x12\n\n\x02id\x18\x02 \x01(\t\"\x9b\x01\n\x0fGoalStateUpdate\x12\x15\n\rbase_revision\x18\x01 \x01(\x04\x12\x10\n\x08revision\x18\x02 \x01(\x04\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x12(\n\x07upserts\x18\x04 \x03(\x0b\x32\x17.alcor.v1.GoalStateItem\x12\'\n\x07\x64\x65letes\x18\x05 \x03(\x0b\x32\x16.alcor.v1.GoalStateKey\"c\n\x05Hello\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x13\n\x0bunderlay_ip\x18\x02 \x01(\t\x12\x15\n\ragent_version\x18\x03 \x01(\t\x12\x1d\n\x15last_applied_revision\x18\x04 \x01(\x04\"?\n\x07Welcome\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07resumed\x18\x02 \x01(\x08\x12\x10\n\x08revision\x18\x03 \x01(\x04\"_\n\x0eResourceStatus\x12%\n\x04kind\x18\x01 \x01(\x0e\x32\x17.alcor.v1.GoalStateKind\x12\n\n\x02id\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\"p\n\x0cGoalStateAck\x12\x10\n\x08revision\x18\x01 \x01(\x04\x12*\n\x08statuses\x18\x02 \x03(\x0b\x32\x18.alcor.v1.ResourceStatus\x12\x10\n\x08\x61pply_us\x18\x03 \x01(\x04\x12\x10\n\x08total_us\x18\x04 \x01(\x04\"b\n\x0c\x41gentMessage\x12 \n\x05hello\x18\x01 \x01(\x0b\x32\x0f.alcor.v1.HelloH\x00\x12%\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x16.alcor.v1.GoalStateAckH\x00\x42\t\n\x07message\"q\n\x11\x43ontrollerMessage\x12$\n\x07welcome\x18\x01 \x01(\x0b\x32\x11.alcor.v1.WelcomeH\x00\x12+\n\x06update\x18\x02 \x01(\x0b\x32\x19.alcor.v1.GoalStateUpdateH\x00\x42\t\n\x07message*\xe4\x01\n\rGoalStateKind\x12\x1f\n\x1bGOAL_STATE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13GOAL_STATE_KIND_VPC\x10\x01\x12\x1a\n\x16GOAL_STATE_KIND_SUBNET\x10\x02\x12\x18\n\x14GOAL_STATE_KIND_PORT\x10\x03\x12\x1c\n\x18GOAL_STATE_KIND_NEIGHBOR\x10\x04\x12\"\n\x1eGOAL_STATE_KIND_SECURITY_GROUP\x10\x05\x12!\n\x1dGOAL_STATE_KIND_GROUP_MEMBERS\x10\x06\x32S\n\x10GoalStateService\x12?\n\x04Sync\x12\x16.alcor.v1.AgentMessage\x1a\x1b.alcor.v1.ControllerMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18\x61lcor/v1/goalstate.proto\x12\x08\x61lcor.v1\x1a\x18\x61lcor/v1/resources.proto\"\x83\x01\n\x08Neighbor\x12\x0f\n\x07port_id\x18\x01 \x01(\t\x12\x0e\n\x06vpc_id\x18\x02 \x01(\t\x12\x0b\n\x03vni\x18\x03 \x01(\r\x12\x12\n\nip_address\x18\x04 \x01(\t\x12\x13\n\x0bmac_address\x18\x05 \x01(\t\x12\x0f\n\x07host_id\x18\x06 \x01(\t\x12\x0f\n\x07host_ip\x18\x07 \x01(\t\"?\n\x0cGroupMembers\x12\x19\n\x11security_group_id\x18\x01 \x01(\t\x12\x14\n\x0cip_addresses\x18\x02 \x03(\t\"i\n\x12GroupMembersChange\x12\x19\n\x11security_group_id\x18\x01 \x01(\t\x12\x1a\n\x12\x61\x64\x64\x65\x64_ip_addresses\x18\x02 \x03(\t\x12\x1c\n\x14removed_ip_addresses\x18\x03 \x03(\t\"\xc3\x02\n\rGoalStateItem\x12\x1c\n\x03vpc\x18\x01 \x01(\x0b\x32\r.alcor.v1.VpcH\x00\x12\"\n\x06subnet\x18\x02 \x01(\x0b\x32\x10.alcor.v1.SubnetH\x00\x12\x1e\n\x04port\x18\x03 \x01(\x0b\x32\x0e.alcor.v1.PortH\x00\x12&\n\x08neighbor\x18\x04 \x01(\x0b\x32\x12.alcor.v1.NeighborH\x00\x12\x31\n\x0esecurity_group\x18\x05 \x01(\x0b\x32\x17.alcor.v1.SecurityGroupH\x00\x12/\n\rgroup_members\x18\x06 \x01(\x0b\x32\x16.alcor.v1.GroupMembersH\x00\x12<\n\x14group_members_change\x18\x07 \x01(\x0b\x32\x1c.alcor.v1.GroupMembersChangeH\x00\x42\x06\n\x04item\"A\n\x0cGoalStateKey\x12%\n\x04kind\x18\x01 \x01(\x0e\x32\x17.alcor.v1.GoalStateKind\x12\n\n\x02id\x18\x02 \x01(\t\"\x9b\x01\n\x0fGoalStateUpdate\x12\x15\n\rbase_revision\x18\x01 \x01(\x04\x12\x10\n\x08revision\x18\x02 \x01(\x04\x12\x0c\n\x04\x66ull\x18\x03 \x01(\x08\x12(\n\x07upserts\x18\x04 \x03(\x0b\x32\x17.alcor.v1.GoalStateItem\x12\'\n\x07\x64\x65letes\x18\x05 \x03(\x0b\x32\x16.alcor.v1.GoalStateKey\"c\n\x05Hello\x12\x0f\n\x07host_id\x18\x01 \x01(\t\x12\x13\n\x0bunderlay_ip\x18\x02 \x01(\t\x12\x15\n\ragent_version\x18\x03 \x01(\t\x12\x1d\n\x15last_applied_revision\x18\x04 \x01(\x04\"?\n\x07Welcome\x12\x11\n\tmember_id\x18\x01 \x01(\t\x12\x0f\n\x07resumed\x18\x02 \x01(\x08\x12\x10\n\x08revision\x18\x03 \x01(\x04\"_\n\x0eResourceStatus\x12%\n\x04kind\x18\x01 \x01(\x0e\x32\x17.alcor.v1.GoalStateKind\x12\n\n\x02id\x18\x02 \x01(\t\x12\n\n\x02ok\x18\x03 \x01(\x08\x12\x0e\n\x06reason\x18\x04 \x01(\t\"p\n\x0cGoalStateAck\x12\x10\n\x08revision\x18\x01 \x01(\x04\x12*\n\x08statuses\x18\x02 \x03(\x0b\x32\x18.alcor.v1.ResourceStatus\x12\x10\n\x08\x61pply_us\x18\x03 \x01(\x04\x12\x10\n\x08total_us\x18\x04 \x01(\x04\"b\n\x0c\x41gentMessage\x12 \n\x05hello\x18\x01 \x01(\x0b\x32\x0f.alcor.v1.HelloH\x00\x12%\n\x03\x61\x63k\x18\x02 \x01(\x0b\x32\x16.alcor.v1.GoalStateAckH\x00\x42\t\n\x07message\"q\n\x11\x43ontrollerMessage\x12$\n\x07welcome\x18\x01 \x01(\x0b\x32\x11.alcor.v1.WelcomeH\x00\x12+\n\x06update\x18\x02 \x01(\x0b\x32\x19.alcor.v1.GoalStateUpdateH\x00\x42\t\n\x07message*\xe4\x01\n\rGoalStateKind\x12\x1f\n\x1bGOAL_STATE_KIND_UNSPECIFIED\x10\x00\x12\x17\n\x13GOAL_STATE_KIND_VPC\x10\x01\x12\x1a\n\x16GOAL_STATE_KIND_SUBNET\x10\x02\x12\x18\n\x14GOAL_STATE_KIND_PORT\x10\x03\x12\x1c\n\x18GOAL_STATE_KIND_NEIGHBOR\x10\x04\x12\"\n\x1eGOAL_STATE_KIND_SECURITY_GROUP\x10\x05\x12!\n\x1dGOAL_STATE_KIND_GROUP_MEMBERS\x10\x06\x32S\n\x10GoalStateService\x12?\n\x04Sync\x12\x16.alcor.v1.AgentMessage\x1a\x1b.alcor.v1.ControllerMessage(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'alcor.v1.goalstate_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GOALSTATEKIND']._serialized_start=1345
-  _globals['_GOALSTATEKIND']._serialized_end=1573
+  _globals['_GOALSTATEKIND']._serialized_start=1514
+  _globals['_GOALSTATEKIND']._serialized_end=1742
   _globals['_NEIGHBOR']._serialized_start=65
   _globals['_NEIGHBOR']._serialized_end=196
   _globals['_GROUPMEMBERS']._serialized_start=198
   _globals['_GROUPMEMBERS']._serialized_end=261
-  _globals['_GOALSTATEITEM']._serialized_start=264
-  _globals['_GOALSTATEITEM']._serialized_end=525
-  _globals['_GOALSTATEKEY']._serialized_start=527
-  _globals['_GOALSTATEKEY']._serialized_end=592
-  _globals['_GOALSTATEUPDATE']._serialized_start=595
-  _globals['_GOALSTATEUPDATE']._serialized_end=750
-  _globals['_HELLO']._serialized_start=752
-  _globals['_HELLO']._serialized_end=851
-  _globals['_WELCOME']._serialized_start=853
-  _globals['_WELCOME']._serialized_end=916
-  _globals['_RESOURCESTATUS']._serialized_start=918
-  _globals['_RESOURCESTATUS']._serialized_end=1013
-  _globals['_GOALSTATEACK']._serialized_start=1015
-  _globals['_GOALSTATEACK']._serialized_end=1127
-  _globals['_AGENTMESSAGE']._serialized_start=1129
-  _globals['_AGENTMESSAGE']._serialized_end=1227
-  _globals['_CONTROLLERMESSAGE']._serialized_start=1229
-  _globals['_CONTROLLERMESSAGE']._serialized_end=1342
-  _globals['_GOALSTATESERVICE']._serialized_start=1575
-  _globals['_GOALSTATESERVICE']._serialized_end=1658
+  _globals['_GROUPMEMBERSCHANGE']._serialized_start=263
+  _globals['_GROUPMEMBERSCHANGE']._serialized_end=368
+  _globals['_GOALSTATEITEM']._serialized_start=371
+  _globals['_GOALSTATEITEM']._serialized_end=694
+  _globals['_GOALSTATEKEY']._serialized_start=696
+  _globals['_GOALSTATEKEY']._serialized_end=761
+  _globals['_GOALSTATEUPDATE']._serialized_start=764
+  _globals['_GOALSTATEUPDATE']._serialized_end=919
+  _globals['_HELLO']._serialized_start=921
+  _globals['_HELLO']._serialized_end=1020
+  _globals['_WELCOME']._serialized_start=1022
+  _globals['_WELCOME']._serialized_end=1085
+  _globals['_RESOURCESTATUS']._serialized_start=1087
+  _globals['_RESOURCESTATUS']._serialized_end=1182
+  _globals['_GOALSTATEACK']._serialized_start=1184
+  _globals['_GOALSTATEACK']._serialized_end=1296
+  _globals['_AGENTMESSAGE']._serialized_start=1298
+  _globals['_AGENTMESSAGE']._serialized_end=1396
+  _globals['_CONTROLLERMESSAGE']._serialized_start=1398
+  _globals['_CONTROLLERMESSAGE']._serialized_end=1511
+  _globals['_GOALSTATESERVICE']._serialized_start=1744
+  _globals['_GOALSTATESERVICE']._serialized_end=1827
 # @@protoc_insertion_point(module_scope)

@@ -51,21 +51,33 @@ class GroupMembers(_message.Message):
     ip_addresses: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, security_group_id: _Optional[str] = ..., ip_addresses: _Optional[_Iterable[str]] = ...) -> None: ...
 
+class GroupMembersChange(_message.Message):
+    __slots__ = ("security_group_id", "added_ip_addresses", "removed_ip_addresses")
+    SECURITY_GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    ADDED_IP_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_IP_ADDRESSES_FIELD_NUMBER: _ClassVar[int]
+    security_group_id: str
+    added_ip_addresses: _containers.RepeatedScalarFieldContainer[str]
+    removed_ip_addresses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, security_group_id: _Optional[str] = ..., added_ip_addresses: _Optional[_Iterable[str]] = ..., removed_ip_addresses: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class GoalStateItem(_message.Message):
-    __slots__ = ("vpc", "subnet", "port", "neighbor", "security_group", "group_members")
+    __slots__ = ("vpc", "subnet", "port", "neighbor", "security_group", "group_members", "group_members_change")
     VPC_FIELD_NUMBER: _ClassVar[int]
     SUBNET_FIELD_NUMBER: _ClassVar[int]
     PORT_FIELD_NUMBER: _ClassVar[int]
     NEIGHBOR_FIELD_NUMBER: _ClassVar[int]
     SECURITY_GROUP_FIELD_NUMBER: _ClassVar[int]
     GROUP_MEMBERS_FIELD_NUMBER: _ClassVar[int]
+    GROUP_MEMBERS_CHANGE_FIELD_NUMBER: _ClassVar[int]
     vpc: _resources_pb2.Vpc
     subnet: _resources_pb2.Subnet
     port: _resources_pb2.Port
     neighbor: Neighbor
     security_group: _resources_pb2.SecurityGroup
     group_members: GroupMembers
-    def __init__(self, vpc: _Optional[_Union[_resources_pb2.Vpc, _Mapping]] = ..., subnet: _Optional[_Union[_resources_pb2.Subnet, _Mapping]] = ..., port: _Optional[_Union[_resources_pb2.Port, _Mapping]] = ..., neighbor: _Optional[_Union[Neighbor, _Mapping]] = ..., security_group: _Optional[_Union[_resources_pb2.SecurityGroup, _Mapping]] = ..., group_members: _Optional[_Union[GroupMembers, _Mapping]] = ...) -> None: ...
+    group_members_change: GroupMembersChange
+    def __init__(self, vpc: _Optional[_Union[_resources_pb2.Vpc, _Mapping]] = ..., subnet: _Optional[_Union[_resources_pb2.Subnet, _Mapping]] = ..., port: _Optional[_Union[_resources_pb2.Port, _Mapping]] = ..., neighbor: _Optional[_Union[Neighbor, _Mapping]] = ..., security_group: _Optional[_Union[_resources_pb2.SecurityGroup, _Mapping]] = ..., group_members: _Optional[_Union[GroupMembers, _Mapping]] = ..., group_members_change: _Optional[_Union[GroupMembersChange, _Mapping]] = ...) -> None: ...
 
 class GoalStateKey(_message.Message):
     __slots__ = ("kind", "id")

@@ -9,7 +9,9 @@ replica applies a Raft batch) through the state harness. After every step, for e
 - `full(host)` equals it too; a host without a delta had no change; every upsert in a delta
   changes the item and every delete removes one the host had;
 - resuming from any earlier revision with `delta_since` gives the current goal state;
-- a second engine loaded from the store mid-way agrees from then on.
+- a second engine loaded from the store mid-way agrees from then on;
+- agents sent what is pending only every few steps, through the hub's coalescing queues (where
+  changes to a group's members are folded together), end at the same goal state.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from hypothesis import strategies as st
 
 from alcor.agent.dataplane.model import GoalState
 from alcor.controller.goalstate import items as it
+from alcor.controller.goalstate.engine import GoalStateEngine
+from alcor.controller.goalstate.items import Delta
+from alcor.controller.goalstate.session import HostQueue
 from alcor.controller.state import Store, StoreConfig
 from alcor.controller.state.testing import ADMIN, Harness, project
 from alcor.internal import command_pb2 as cmd
@@ -179,13 +184,19 @@ class World:
         return h.command(caller=ADMIN, **{field: net.DeleteRequest(id=self._pick(table, op[1]))})
 
 
-def check_step(h: Harness, engines: list, agents: list[dict[str, GoalState]], history: list[dict]) -> None:
+def check_step(
+    h: Harness, engines: list, agents: list[dict[str, GoalState]], history: list[dict]
+) -> dict[str, Delta]:
+    """Check every engine and agent after a step; returns the first engine's deltas."""
     store = h.store
     hosts = all_hosts(store)
     truth = {host: expected(store, host) for host in hosts | set(agents[0])}
     previous = history[-1] if history else {}
+    first: dict[str, Delta] = {}
     for engine, agent in zip(engines, agents, strict=True):
         deltas = follow(store, engine)
+        if engine is engines[0]:
+            first = deltas
         for host, delta in deltas.items():
             assert delta, f"empty delta for {host}"
             before = previous.get(host, {}) if engine is engines[0] else None
@@ -219,6 +230,32 @@ def check_step(h: Harness, engines: list, agents: list[dict[str, GoalState]], hi
             resumed = start.apply(it.update_message(revision, engine.revision, delta))
             assert as_items(resumed) == truth[host], f"{host} resumed from {revision}"
     history.append({"__revision__": engine.revision, **truth})
+    return first
+
+
+class SlowAgents:
+    """Agents behind the hub's coalescing queues, sent what is pending only every few steps:
+    deltas merged in a queue (member changes folded together) must end where the engine is."""
+
+    def __init__(self, engine: GoalStateEngine) -> None:
+        self.engine = engine
+        self.queues: dict[str, HostQueue] = {}
+        self.goals: dict[str, GoalState] = {}
+
+    def push(self, deltas: dict[str, Delta]) -> None:
+        start = self.engine.start_revision
+        for host, delta in deltas.items():
+            if host not in self.queues:
+                self.queues[host] = HostQueue(start, full=False)
+                self.goals[host] = GoalState(host_id=host, revision=start)
+            self.queues[host].push(self.engine.revision, delta)
+
+    def send_all(self, truth: dict) -> None:
+        for host, queue in self.queues.items():
+            message = queue.take(lambda host=host: self.engine.snapshot(host))
+            if message is not None:
+                self.goals[host] = self.goals[host].apply(message.update)
+            assert as_items(self.goals[host]) == truth.get(host, {}), f"{host} behind a queue"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -238,6 +275,7 @@ def test_incremental_equals_recompute(steps: list, reload_at: int) -> None:
         world = World(h)
         engines = [load(store)]
         agents: list[dict[str, GoalState]] = [{}]
+        slow = SlowAgents(engines[0])
         history: list[dict] = []
         for i, (kind, body) in enumerate(PRELUDE + steps):
             if i == reload_at:
@@ -247,4 +285,7 @@ def test_incremental_equals_recompute(steps: list, reload_at: int) -> None:
                 h.apply(world.command(body))
             else:
                 h.batch([world.command(op) for op in body])
-            check_step(h, engines, agents, history)
+            slow.push(check_step(h, engines, agents, history))
+            if i % 3 == 2:
+                slow.send_all(history[-1])
+        slow.send_all(history[-1])

@@ -119,8 +119,13 @@ def test_referenced_group_members_reach_only_referencing_hosts(store: Store, h: 
     assert (MEMBERS, db.id) in engine.full("h1") and (MEMBERS, db.id) not in engine.full("h2")
     p3 = h.port(subnet.id, host_id="h3", security_group_ids=[db.id])
     deltas = follow(store, engine)
-    members = deltas["h1"][(MEMBERS, db.id)].group_members  # type: ignore[union-attr]
-    assert p3.fixed_ips[0].ip_address in members.ip_addresses
+    # h1 holds db's members: it gets what changed, not the whole list again
+    update = deltas["h1"][(MEMBERS, db.id)]
+    assert update is not None and update.WhichOneof("item") == "group_members_change"
+    change = update.group_members_change
+    assert list(change.added_ip_addresses) == [p3.fixed_ips[0].ip_address]
+    assert not change.removed_ip_addresses
+    assert p3.fixed_ips[0].ip_address in engine.full("h1")[(MEMBERS, db.id)].group_members.ip_addresses  # type: ignore[union-attr]
     assert (MEMBERS, db.id) not in deltas["h2"] and (MEMBERS, db.id) not in deltas["h3"]
     # deleting the rule removes the members from h1; its group is updated
     h.ok(caller=ADMIN, delete_security_group_rule=net.DeleteSecurityGroupRuleRequest(

@@ -44,6 +44,43 @@ def test_queue_coalesces_into_one_delta() -> None:
     assert q.take(_no_snapshot).update.base_revision == 9  # type: ignore[union-attr]
 
 
+def members(*ips: str) -> gs.GoalStateItem:
+    return it.group_members_item("g", ips)
+
+
+def change(added: tuple[str, ...] = (), removed: tuple[str, ...] = ()) -> gs.GoalStateItem:
+    return gs.GoalStateItem(
+        group_members_change=gs.GroupMembersChange(
+            security_group_id="g", added_ip_addresses=added, removed_ip_addresses=removed
+        )
+    )
+
+
+KG = (it.KIND_GROUP_MEMBERS, "g")
+
+
+def test_member_changes_are_sent_when_smaller_than_the_list() -> None:
+    before = members("10.0.0.1", "10.0.0.2", "10.0.0.3")
+    assert it.members_change(before, members("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.10")) == change(
+        added=("10.0.0.10",)
+    )
+    assert it.members_change(before, members("10.0.0.9")) is None  # four changes for one address
+
+
+def test_queue_folds_member_changes_into_what_is_pending() -> None:
+    q = HostQueue(5, limit=10, full=False)
+    q.push(6, {KG: change(added=("10.0.0.3",))})
+    q.push(7, {KG: change(added=("10.0.0.1",), removed=("10.0.0.3", "10.0.0.2"))})
+    message = q.take(_no_snapshot)
+    assert message is not None
+    assert list(message.update.upserts) == [change(added=("10.0.0.1",), removed=("10.0.0.2", "10.0.0.3"))]
+    # a whole list pending (the host had not held the group): the change is applied to it
+    q.push(8, {KG: members("10.0.0.1", "10.0.0.2")})
+    q.push(9, {KG: change(added=("10.0.0.10",), removed=("10.0.0.1",))})
+    message = q.take(_no_snapshot)
+    assert message is not None and list(message.update.upserts) == [members("10.0.0.2", "10.0.0.10")]
+
+
 def test_queue_overflow_drops_the_backlog_for_a_snapshot() -> None:
     q = HostQueue(5, limit=1, full=False)
     q.push(6, {KA: A})
