@@ -137,6 +137,9 @@ def test_agents_move_to_another_controller_and_resume() -> None:
                 on_a = set(a.streams)
                 await a_server.stop(None)
                 await wait_for(lambda: {h.host_id for h in b.hellos} >= set(hosts), timeout=30)
+                # b has their Hellos; the agents count a session once they read its Welcome
+                await wait_for(lambda: all(lg.agents[h].endpoint == b_addr and lg.agents[h].connected
+                                           for h in on_a), timeout=30)
                 moved = [h for h in b.hellos if h.host_id in on_a]
                 assert moved and all(h.last_applied_revision == rev for h in moved)  # resumed
                 assert lg.stats()["snapshots"] == 40  # nobody needed a second snapshot
