@@ -27,12 +27,16 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 
+from alcor.addresses import ordered
 from alcor.controller.goalstate import items as it
 from alcor.controller.goalstate.index import Membership, RelevanceIndex
 from alcor.controller.goalstate.items import Delta, Key
 from alcor.v1 import goalstate_pb2 as gs
 from alcor.v1 import resources_pb2 as res
 from alcor.v1 import watch_pb2 as watch
+
+# stands for a group's member list before a batch: only whether it existed matters
+_EXISTS = gs.GoalStateItem()
 
 DEFAULT_KEY_HISTORY = 256  # per host: resuming past more changes than this is a snapshot
 DEFAULT_CHANGE_HISTORY = 64
@@ -105,33 +109,35 @@ class GoalStateEngine:
                     hosts = index.audience(key)
                     if key[0] == it.KIND_NEIGHBOR and members_before:
                         self._as_before_batch(hosts, key[1], members_before)
-                    before[key] = (hosts, index.item(key))
+                    if key[0] == it.KIND_GROUP_MEMBERS:
+                        # whether it exists is enough: what changed in the list is counted as
+                        # it changes (building a project's whole default group per batch is not)
+                        before[key] = (hosts, _EXISTS if key[1] in index.groups else None)
+                    else:
+                        before[key] = (hosts, index.item(key))
             for pair in index.memberships(event):
                 if pair not in members_before:
                     members_before[pair] = index.neighbors_in(*pair)
             index.apply(event)
         self.revision = revision
         index.forget(before)
+        member_changes = index.take_member_changes()
         deltas: dict[str, Delta] = {}
         for key, (old_hosts, old_item) in before.items():
             new_hosts = index.audience(key)
             if not old_hosts and not new_hosts:
                 continue
+            if key[0] == it.KIND_GROUP_MEMBERS:
+                self._diff_members(key, old_hosts, new_hosts, old_item is not None, member_changes, deltas)
+                continue
             new_item = index.item(key) if new_hosts else None
             changed = new_item != old_item
-            update = new_item
             if new_item is not None:
                 # serialized once here, for every snapshot that includes it until it changes
                 index.remember(key, new_item)
-                if changed and old_item is not None and key[0] == it.KIND_GROUP_MEMBERS:
-                    # hosts that hold the list get what changed in it (a whole default group
-                    # to every host of the project on each port create is O(members x hosts))
-                    update = it.members_change(old_item, new_item) or new_item
             for host in new_hosts:
-                if host not in old_hosts:
+                if changed or host not in old_hosts:
                     deltas.setdefault(host, {})[key] = new_item
-                elif changed:
-                    deltas.setdefault(host, {})[key] = update
             for host in old_hosts - new_hosts:
                 deltas.setdefault(host, {})[key] = None
         # a host that joined a VPC gains its neighbors, one that left loses them; a neighbor
@@ -150,6 +156,47 @@ class GoalStateEngine:
         for host, delta in deltas.items():
             self._record(host, delta, first or revision, revision)
         return deltas
+
+    def _diff_members(
+        self,
+        key: Key,
+        old_hosts: set[str],
+        new_hosts: set[str],
+        existed: bool,
+        member_changes: dict[str, dict[str, bool]],
+        deltas: dict[str, Delta],
+    ) -> None:
+        """A group's member list: hosts that gain it get the whole list, hosts that hold it get
+        what changed (a GroupMembersChange, when smaller than the list), built only if needed."""
+        index, group_id = self.index, key[1]
+        exists = group_id in index.groups
+        flips = member_changes.get(group_id, {}) if existed and exists else {}
+        changed = existed != exists or bool(flips)
+        whole: list[gs.GoalStateItem | None] = []
+
+        def full() -> gs.GoalStateItem | None:
+            if not whole:
+                whole.append(index.item(key))
+            return whole[0]
+
+        update: gs.GoalStateItem | None = None
+        if changed and flips and len(flips) < index.member_count(group_id):
+            joined = [ip for ip, j in flips.items() if j]
+            left = [ip for ip, j in flips.items() if not j]
+            update = gs.GoalStateItem(
+                group_members_change=gs.GroupMembersChange(
+                    security_group_id=group_id,
+                    added_ip_addresses=ordered(joined),
+                    removed_ip_addresses=ordered(left),
+                )
+            )
+        for host in new_hosts:
+            if host not in old_hosts:
+                deltas.setdefault(host, {})[key] = full()
+            elif changed:
+                deltas.setdefault(host, {})[key] = update if update is not None else full()
+        for host in old_hosts - new_hosts:
+            deltas.setdefault(host, {})[key] = None
 
     def _as_before_batch(
         self, hosts: set[str], port_id: str, members_before: dict[Membership, frozenset[str] | None]

@@ -51,7 +51,8 @@ class SortedAddresses:
         self.keys: list[tuple[int, bytes]] = []
         self.ips: list[str] = []
 
-    def add(self, ip: str) -> None:
+    def add(self, ip: str) -> bool:
+        """Count one more port with `ip`; True when the address is new to the group."""
         n = self.counts.get(ip, 0)
         self.counts[ip] = n + 1
         if not n:
@@ -64,8 +65,10 @@ class SortedAddresses:
                 i = bisect.bisect_left(self.keys, key)
                 self.keys.insert(i, key)
                 self.ips.insert(i, ip)
+        return not n
 
-    def remove(self, ip: str) -> None:
+    def remove(self, ip: str) -> bool:
+        """Count one port fewer with `ip`; True when the address left the group."""
         n = self.counts.get(ip, 0)
         if n > 1:
             self.counts[ip] = n - 1
@@ -73,6 +76,7 @@ class SortedAddresses:
             del self.counts[ip]
             i = bisect.bisect_left(self.keys, address_order(ip))
             del self.keys[i], self.ips[i]
+        return n == 1
 
 
 class RelevanceIndex:
@@ -102,6 +106,8 @@ class RelevanceIndex:
         # copy instead of re-sorting every member (a default group holds every port of a project)
         self._members: dict[str, gs.GoalStateItem] = {}
         self._addresses: dict[str, SortedAddresses] = {}
+        # group -> {address: True if it joined, False if it left} since `take_member_changes`
+        self._member_changes: dict[str, dict[str, bool]] = {}
 
     # ---- who needs an item, and the item ----
 
@@ -356,6 +362,25 @@ class RelevanceIndex:
             self.ports[p.id] = p
             self.config_revision[p.id] = config_revision
             self._link(p)
+        self._member_changes = {}
+
+    def _note_member(self, group_id: str, ip: str, joined: bool) -> None:
+        changes = self._member_changes.setdefault(group_id, {})
+        if ip in changes:  # joined and left (or left and joined) since the last take: no change
+            del changes[ip]
+            if not changes:
+                del self._member_changes[group_id]
+        else:
+            changes[ip] = joined
+
+    def take_member_changes(self) -> dict[str, dict[str, bool]]:
+        """The addresses that joined (True) or left (False) each group since the last call."""
+        changes, self._member_changes = self._member_changes, {}
+        return changes
+
+    def member_count(self, group_id: str) -> int:
+        addresses = self._addresses.get(group_id)
+        return len(addresses.ips) if addresses is not None else 0
 
     @staticmethod
     def _put(table: dict[str, Any], id_: str, msg: Any, deleted: bool) -> None:
@@ -391,11 +416,13 @@ class RelevanceIndex:
             if n > 0:
                 members.add(pid)
                 for f in port.fixed_ips:
-                    addresses.add(f.ip_address)
+                    if addresses.add(f.ip_address):
+                        self._note_member(g, f.ip_address, True)
             else:
                 members.discard(pid)
                 for f in port.fixed_ips:
-                    addresses.remove(f.ip_address)
+                    if addresses.remove(f.ip_address):
+                        self._note_member(g, f.ip_address, False)
                 if not members:
                     del self.group_ports[g]
                     del self._addresses[g]

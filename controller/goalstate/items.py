@@ -94,22 +94,6 @@ def group_members_item(group_id: str, addresses: Iterable[str]) -> gs.GoalStateI
     return gs.GoalStateItem(group_members=members)
 
 
-def members_change(old: gs.GoalStateItem, new: gs.GoalStateItem) -> gs.GoalStateItem | None:
-    """The GroupMembersChange from one GroupMembers item to the next, when it is smaller than
-    the new list; None when the whole list is as small (send `new` itself)."""
-    before, after = old.group_members.ip_addresses, new.group_members.ip_addresses
-    was, now = set(before), set(after)
-    added, removed = now - was, was - now
-    if len(added) + len(removed) >= len(after):
-        return None
-    change = gs.GroupMembersChange(
-        security_group_id=new.group_members.security_group_id,
-        added_ip_addresses=ordered(added),
-        removed_ip_addresses=ordered(removed),
-    )
-    return gs.GoalStateItem(group_members_change=change)
-
-
 def merge(pending: gs.GoalStateItem | None, later: gs.GoalStateItem | None) -> gs.GoalStateItem | None:
     """One item for a key that changed twice before the host was sent either: `later` unless it
     is a GroupMembersChange, which is folded into what is pending (a whole list or a change)."""

@@ -59,14 +59,6 @@ def change(added: tuple[str, ...] = (), removed: tuple[str, ...] = ()) -> gs.Goa
 KG = (it.KIND_GROUP_MEMBERS, "g")
 
 
-def test_member_changes_are_sent_when_smaller_than_the_list() -> None:
-    before = members("10.0.0.1", "10.0.0.2", "10.0.0.3")
-    assert it.members_change(before, members("10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.10")) == change(
-        added=("10.0.0.10",)
-    )
-    assert it.members_change(before, members("10.0.0.9")) is None  # four changes for one address
-
-
 def test_queue_folds_member_changes_into_what_is_pending() -> None:
     q = HostQueue(5, limit=10, full=False)
     q.push(6, {KG: change(added=("10.0.0.3",))})
