@@ -25,7 +25,7 @@ instead of building 100,000 messages.
 from __future__ import annotations
 
 import collections
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from alcor.addresses import ordered
 from alcor.controller.goalstate import items as it
@@ -91,8 +91,12 @@ class GoalStateEngine:
 
     # ---- following the change log ----
 
-    def apply(self, events: Iterable[watch.Event], revision: int) -> dict[str, Delta]:
-        """Apply the events after `self.revision` up to `revision`; returns per-host deltas."""
+    def apply(
+        self, events: Iterable[watch.Event], revision: int, wanted: Callable[[str], bool] | None = None
+    ) -> dict[str, Delta]:
+        """Apply the events after `self.revision` up to `revision`; returns per-host deltas.
+        With `wanted`, a host it refuses (no agent connected) gets its history recorded but no
+        delta built for joining a VPC: that is one item per port of the VPC, built for nobody."""
         if revision < self.revision:
             raise ValueError(f"revision {revision} is behind the engine's {self.revision}")
         index = self.index
@@ -142,19 +146,23 @@ class GoalStateEngine:
                 deltas.setdefault(host, {})[key] = None
         # a host that joined a VPC gains its neighbors, one that left loses them; a neighbor
         # touched by the batch itself was diffed above (with the same outcome for this host)
+        unsent: dict[str, list[Key]] = {}
         for (host, vpc_id), had in members_before.items():
             has = index.neighbors_in(host, vpc_id)
             if (had is None) == (has is None):
                 continue  # stayed in (its neighbors' own changes are diffed above) or stayed out
+            keys = [(it.KIND_NEIGHBOR, p) for p in (has if has is not None else had or ())]
+            keys = [k for k in keys if k not in before]
+            if not keys:
+                continue
+            if has is not None and wanted is not None and not wanted(host):
+                unsent.setdefault(host, []).extend(keys)
+                continue
             delta = deltas.setdefault(host, {})
-            for port_id in has if has is not None else had or ():
-                key = (it.KIND_NEIGHBOR, port_id)
-                if key not in before:
-                    delta[key] = index.item(key) if has is not None else None
-            if not delta:
-                del deltas[host]
-        for host, delta in deltas.items():
-            self._record(host, delta, first or revision, revision)
+            for key in keys:
+                delta[key] = index.item(key) if has is not None else None
+        for host in deltas.keys() | unsent.keys():
+            self._record(host, [*deltas.get(host, ()), *unsent.get(host, ())], first or revision, revision)
         return deltas
 
     def _diff_members(
@@ -214,13 +222,19 @@ class GoalStateEngine:
                 else:
                     hosts.discard(host)
 
-    def _record(self, host: str, delta: Delta, first: int, revision: int) -> None:
+    def _record(self, host: str, changed: Iterable[Key], first: int, revision: int) -> None:
         history = self._history.get(host)
         if history is None:
             history = HostHistory(self.start_revision, host in self._loaded_hosts)
             self._history[host] = history
         keys = history.keys
-        for key in delta:
+        changed = list(changed)
+        if len(changed) > self.key_history:
+            # more than the history holds: resuming from before this revision is a snapshot
+            keys.clear()
+            history.key_floor = max(history.key_floor, revision)
+            changed = changed[-self.key_history :]
+        for key in changed:
             keys[key] = revision
             keys.move_to_end(key)
         while len(keys) > self.key_history:

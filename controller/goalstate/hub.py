@@ -154,7 +154,7 @@ class GoalStateHub:
         if revision <= self.engine.revision:
             return []
         later = []
-        for host, delta in self.engine.apply(events, revision).items():
+        for host, delta in self.engine.apply(events, revision, self.sessions.__contains__).items():
             session = self.sessions.get(host)
             if session is None:
                 continue

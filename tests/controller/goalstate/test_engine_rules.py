@@ -6,6 +6,7 @@ from goalstate_helpers import expected, follow, load
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from alcor.controller.goalstate import items as it
+from alcor.controller.goalstate import loader
 from alcor.controller.state import Store
 from alcor.controller.state.testing import ADMIN, Harness
 from alcor.internal import command_pb2 as cmd
@@ -77,6 +78,26 @@ def test_neighbors_are_other_hosts_ports_of_the_same_vpc(store: Store, h: Harnes
     assert (NEIGHBOR, p1.id) in deltas["h2"]
     assert set(deltas["h3"]) == {(MEMBERS, p2.security_group_ids[0])}
     assert (NEIGHBOR, p2.id) not in expected(store, "h2")
+
+
+def test_a_host_without_an_agent_joining_a_vpc_gets_its_history_but_no_items(store: Store, h: Harness) -> None:
+    _, a = h.network()
+    others = [h.port(a.id, host_id="h1") for _ in range(3)]
+    engine = load(store)
+    start = engine.revision
+    h.port(a.id, host_id="h2")
+    with store.read() as txn:
+        found = loader.new_events(store.schema, txn, engine.revision)
+    assert found is not None
+    deltas = engine.apply(*found, wanted=lambda host: host != "h2")
+    # its neighbors were not built for it...
+    assert not any(key[0] == NEIGHBOR for key in deltas.get("h2", {}))
+    # ...but an agent that connects later resumes with them, built then
+    resumed = engine.delta_since("h2", start)
+    assert resumed is not None and {(NEIGHBOR, p.id) for p in others} <= set(resumed)
+    assert {k: v for k, v in resumed.items() if k[0] == NEIGHBOR} == {
+        k: v for k, v in expected(store, "h2").items() if k[0] == NEIGHBOR
+    }
 
 
 def test_node_underlay_change_updates_neighbors_elsewhere(store: Store, h: Harness) -> None:
