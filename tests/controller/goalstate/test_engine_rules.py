@@ -80,7 +80,7 @@ def test_neighbors_are_other_hosts_ports_of_the_same_vpc(store: Store, h: Harnes
     assert (NEIGHBOR, p2.id) not in expected(store, "h2")
 
 
-def test_a_host_without_an_agent_joining_a_vpc_gets_its_history_but_no_items(store: Store, h: Harness) -> None:
+def test_a_host_with_no_agent_joining_a_vpc_gets_history_not_items(store: Store, h: Harness) -> None:
     _, a = h.network()
     others = [h.port(a.id, host_id="h1") for _ in range(3)]
     engine = load(store)
