@@ -258,7 +258,6 @@ class RaftNode:
         return {mid: (a.peer, a.api) for mid, a in members.items()}
 
     async def start(self) -> None:
-        self._check_membership()
         self._update_peers()
         self._tasks = [asyncio.create_task(self._run()), asyncio.create_task(self._ticker())]
         self._wake.set()
@@ -354,9 +353,6 @@ class RaftNode:
         self.core.advance(rd)
         if any(e.type == EntryType.CONF_CHANGE for e in rd.committed_entries):
             self._conf_history.append((rd.committed_entries[-1].index, self.core.conf_state))
-            self._check_membership()
-        elif rd.snapshot is not None:
-            self._check_membership()
 
     def _send(self, messages: list[Message]) -> None:
         now = self._outbox.sort(messages)
@@ -408,6 +404,11 @@ class RaftNode:
         self._applied_waiters = still
 
     def _note_conf_change(self, cc: ConfChange) -> None:
+        if cc.type == ConfChangeType.REMOVE and cc.node_id == self.id and not self.removed.is_set():
+            # only its own removal, committed, says so: a joining member's snapshot may predate
+            # its addition, so "not in the configuration" alone does not
+            log.warning("%s: removed from the cluster", self.id)
+            self.removed.set()
         if cc.type == ConfChangeType.REMOVE:
             gone = self.addresses.pop(cc.node_id, None)
             if gone is not None and cc.node_id != self.id:
@@ -430,14 +431,6 @@ class RaftNode:
         peers.update((mid, peer) for mid, (peer, _) in self.addresses.items())
         self.transport.set_peers(peers)
 
-    def _check_membership(self) -> None:
-        """Set `removed` once the configuration this member applied no longer includes it (an
-        empty one is a joining member's, not yet added)."""
-        conf = self.core.conf_state
-        members = (*conf.voters, *conf.learners)
-        if members and self.id not in members and not self.removed.is_set():
-            log.warning("%s: removed from the cluster", self.id)
-            self.removed.set()
 
     def _release_reads(self) -> None:
         applied = self._applied
