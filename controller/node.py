@@ -204,7 +204,9 @@ class ControllerNode:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
+            # a plain handler, run whichever thread the kernel picks: under load, a SIGTERM
+            # through loop.add_signal_handler was sometimes never acted on (seen with the agent)
+            signal.signal(sig, lambda *_: loop.is_closed() or loop.call_soon_threadsafe(stop.set))
         await self.start()
         waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.raft.removed.wait())]
         try:
