@@ -27,7 +27,6 @@ from __future__ import annotations
 import collections
 from collections.abc import Callable, Iterable
 
-from alcor.addresses import ordered
 from alcor.controller.goalstate import items as it
 from alcor.controller.goalstate.index import Membership, RelevanceIndex
 from alcor.controller.goalstate.items import Delta, Key
@@ -191,13 +190,7 @@ class GoalStateEngine:
         if changed and flips and len(flips) < index.member_count(group_id):
             joined = [ip for ip, j in flips.items() if j]
             left = [ip for ip, j in flips.items() if not j]
-            update = gs.GoalStateItem(
-                group_members_change=gs.GroupMembersChange(
-                    security_group_id=group_id,
-                    added_ip_addresses=ordered(joined),
-                    removed_ip_addresses=ordered(left),
-                )
-            )
+            update = it.members_change_item(group_id, joined, left)
         for host in new_hosts:
             if host not in old_hosts:
                 deltas.setdefault(host, {})[key] = full()

@@ -94,6 +94,14 @@ def group_members_item(group_id: str, addresses: Iterable[str]) -> gs.GoalStateI
     return gs.GoalStateItem(group_members=members)
 
 
+def members_change_item(group_id: str, added: Iterable[str], removed: Iterable[str]) -> gs.GoalStateItem:
+    """A GroupMembersChange item, addresses in wire order."""
+    change = gs.GroupMembersChange(
+        security_group_id=group_id, added_ip_addresses=ordered(added), removed_ip_addresses=ordered(removed)
+    )
+    return gs.GoalStateItem(group_members_change=change)
+
+
 def merge(pending: gs.GoalStateItem | None, later: gs.GoalStateItem | None) -> gs.GoalStateItem | None:
     """One item for a key that changed twice before the host was sent either: `later` unless it
     is a GroupMembersChange, which is folded into what is pending (a whole list or a change)."""
@@ -113,12 +121,7 @@ def merge(pending: gs.GoalStateItem | None, later: gs.GoalStateItem | None) -> g
     gone = set(change.removed_ip_addresses)
     added = (set(first.added_ip_addresses) - gone) | set(change.added_ip_addresses)
     removed = (set(first.removed_ip_addresses) | gone) - added
-    both = gs.GroupMembersChange(
-        security_group_id=change.security_group_id,
-        added_ip_addresses=ordered(added),
-        removed_ip_addresses=ordered(removed),
-    )
-    return gs.GoalStateItem(group_members_change=both)
+    return members_change_item(change.security_group_id, added, removed)
 
 
 def port_subnets(port: res.Port) -> list[str]:
