@@ -156,7 +156,8 @@ class Agent:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append((revision, fut))
-        await asyncio.wait_for(fut, timeout)
+        async with asyncio.timeout(timeout):
+            await fut
 
     async def run(self) -> None:
         """Run until `stop()`: load saved state, reconcile it, then stream forever."""
@@ -262,7 +263,8 @@ class Agent:
                     )
                 )
             )
-            first = await asyncio.wait_for(call.read(), self.config.hello_timeout)
+            async with asyncio.timeout(self.config.hello_timeout):
+                first = await call.read()
             if first is grpc.aio.EOF:
                 raise StreamClosed()
             if first.WhichOneof("message") != "welcome":

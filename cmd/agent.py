@@ -175,9 +175,7 @@ def run(
 async def _serve(agent: Agent, listen: tuple[str, int] | None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
-        # a plain handler, run by the interpreter whichever thread the kernel picks: under load
-        # a SIGTERM through loop.add_signal_handler was sometimes never acted on (gRPC threads)
-        signal.signal(sig, lambda *_: loop.is_closed() or loop.call_soon_threadsafe(agent.stop))
+        loop.add_signal_handler(sig, agent.stop)
     server = None
     if listen is not None:
         try:

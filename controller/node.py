@@ -204,9 +204,7 @@ class ControllerNode:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            # a plain handler, run whichever thread the kernel picks: under load, a SIGTERM
-            # through loop.add_signal_handler was sometimes never acted on (seen with the agent)
-            signal.signal(sig, lambda *_: loop.is_closed() or loop.call_soon_threadsafe(stop.set))
+            loop.add_signal_handler(sig, stop.set)
         await self.start()
         waits = [asyncio.create_task(stop.wait()), asyncio.create_task(self.raft.removed.wait())]
         try:
@@ -215,7 +213,8 @@ class ControllerNode:
                 log.warning("%s: removed from the cluster: stopping (to come back, start it with an "
                             "empty --data-dir and --join, then `alcor cluster join`)", self.config.id)
                 # a removed leader's last messages tell the others the commit index
-                await asyncio.wait_for(stop.wait(), REMOVED_LINGER_S)
+                async with asyncio.timeout(REMOVED_LINGER_S):
+                    await stop.wait()
         except TimeoutError:
             pass
         finally:

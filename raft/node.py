@@ -534,7 +534,8 @@ class RaftNode:
 
         self._submit(do)
         try:
-            return await asyncio.wait_for(asyncio.shield(fut), timeout)
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(fut)
         except TimeoutError:
             self._reads.pop(ctx, None)
             raise ReadTimeout(f"leadership not confirmed within {timeout:.1f}s") from None
@@ -545,7 +546,8 @@ class RaftNode:
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._seq += 1
         self._applied_waiters.append((index, self._seq, fut))
-        await asyncio.wait_for(fut, timeout)
+        async with asyncio.timeout(timeout):
+            await fut
 
     # -- membership and leadership ------------------------------------------------------------
 
@@ -585,7 +587,8 @@ class RaftNode:
 
         self._submit(do)
         try:
-            await asyncio.wait_for(asyncio.shield(fut), timeout)
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(fut)
         except TimeoutError:
             raise OutcomeUnknown("the membership change was not decided in time") from None
 

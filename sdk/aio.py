@@ -167,7 +167,8 @@ class AsyncWatch:
         try:
             if self._call is None:
                 await self._open()
-            response = await asyncio.wait_for(self._call.read(), self.cursor.idle_timeout)
+            async with asyncio.timeout(self.cursor.idle_timeout):
+                response = await self._call.read()
         except asyncio.CancelledError:
             task = asyncio.current_task()
             if not self._closed or (task is not None and task.cancelling()):

@@ -88,7 +88,8 @@ class WatchServicer(watch_pb2_grpc.WatchServiceServicer):
                     yield watch.WatchResponse(header=self.replica.header(next_rev - 1), events=events)
                     continue  # more may be waiting
                 try:
-                    await asyncio.wait_for(changed.wait(), interval)
+                    async with asyncio.timeout(interval):
+                        await changed.wait()
                 except TimeoutError:
                     yield watch.WatchResponse(header=self.replica.header(self.replica.store.revision), progress=True)
         finally:

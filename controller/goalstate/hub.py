@@ -315,7 +315,8 @@ class GoalStateHub:
             if remaining <= 0:
                 return False
             try:
-                await asyncio.wait_for(self._progress.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._progress.wait()
             except TimeoutError:
                 return predicate()
         return True
