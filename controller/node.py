@@ -28,6 +28,7 @@ from alcor.controller.api.watch import WatchServicer
 from alcor.controller.compactor import compact_forever
 from alcor.controller.config import NodeConfig
 from alcor.controller.goalstate import GoalStateHub
+from alcor.controller.goalstate.peers import HostProgressServicer, PeerProgress
 from alcor.controller.metrics import Metrics
 from alcor.controller.replica import Replica, StoreStateMachine
 from alcor.controller.state import StoreConfig
@@ -127,11 +128,12 @@ class ControllerNode:
                              tick_seconds=c.tick_seconds, snapshot_entries=c.snapshot_entries,
                              rng=self.rng, known_members=known)
         self.replica = Replica(self.raft, self.sm)
-        self.hub = GoalStateHub(self.replica, metrics=self.metrics)
+        self.hub = GoalStateHub(self.replica, metrics=self.metrics, peers=PeerProgress(self.raft.transport))
         self.metrics.watch_raft(self.raft.status)
 
         self.peer_server = grpc.aio.server(options=SERVER_OPTIONS)
         self.raft.transport.add_to_server(self.peer_server)
+        HostProgressServicer(self.hub.progress, self.raft.transport).add_to_server(self.peer_server)
         if peer_tls is not None:
             self.peer_server.add_secure_port(c.peer_listen, peer_tls.server_credentials())
         else:

@@ -134,6 +134,14 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
                 continue
             peer.enqueue(m)
 
+    def peer_ids(self) -> list[str]:
+        """The peers this node talks to (every other member it knows)."""
+        return list(self._peers)
+
+    def metadata(self) -> list[tuple[str, str]]:
+        """What a call to a peer presents (the cluster secret), for calls other than Raft's."""
+        return _bearer(self._secret)
+
     def channel_to(self, peer_id: str) -> grpc.aio.Channel:
         """The open channel to a known peer (for calls other than the message stream)."""
         peer = self._peers.get(peer_id)
@@ -148,7 +156,8 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
 
     # -- receiving ----------------------------------------------------------------------------
 
-    async def _authenticate(self, context: grpc.aio.ServicerContext) -> None:
+    async def authenticate(self, context: grpc.aio.ServicerContext) -> None:
+        """Abort the call unless it presents the cluster secret (when one is configured)."""
         if not self._secret:
             return
         expected = f"Bearer {self._secret}".encode()
@@ -167,7 +176,7 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
     async def Send(
         self, request_iterator: AsyncIterator[pb.MessageBatch], context: grpc.aio.ServicerContext
     ) -> peer_pb2.PeerAck:
-        await self._authenticate(context)
+        await self.authenticate(context)
         async for batch in request_iterator:
             for m in batch.messages:
                 self._accept(m)
@@ -176,7 +185,7 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
     async def InstallSnapshot(
         self, request_iterator: AsyncIterator[peer_pb2.SnapshotChunk], context: grpc.aio.ServicerContext
     ) -> peer_pb2.PeerAck:
-        await self._authenticate(context)
+        await self.authenticate(context)
         head: pb.Message | None = None
         parts: list[bytes] = []
         async for chunk in request_iterator:
@@ -195,7 +204,7 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
     async def Propose(
         self, request: peer_pb2.ProposeRequest, context: grpc.aio.ServicerContext
     ) -> peer_pb2.ProposeResponse:
-        await self._authenticate(context)
+        await self.authenticate(context)
         if self.on_propose is None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader: no node is attached")
             raise AssertionError("unreachable")
@@ -265,7 +274,7 @@ class _Peer:
 
     async def _stream(self) -> None:
         backoff = 0.05
-        metadata = _bearer(self.transport._secret)
+        metadata = self.transport.metadata()
         while True:
             # Written here rather than from a request iterator: grpc.aio would consume that in
             # a task of its own, one more loop step between the node's send() and the wire.
@@ -292,7 +301,7 @@ class _Peer:
             self.transport.dropped += 1
 
     async def _snapshot_sender(self) -> None:
-        metadata = _bearer(self.transport._secret)
+        metadata = self.transport.metadata()
         while True:
             m = await self.snapshots.get()
             snapshot = m.snapshot or Snapshot()

@@ -19,12 +19,13 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from alcor.controller.goalstate import loader
 from alcor.controller.goalstate.engine import GoalStateEngine
 from alcor.controller.goalstate.items import KIND_PORT, Delta
+from alcor.controller.goalstate.peers import merge
 from alcor.controller.goalstate.proposals import ADMIN, submit_retrying
 from alcor.controller.goalstate.session import DEFAULT_QUEUE_LIMIT, HostSession
 from alcor.controller.goalstate.status import PortStatusWriter, port_reports
@@ -50,9 +51,13 @@ class GoalStateHub:
         status_batch: int = 1000,
         wall_clock: Callable[[], float] = time.time,
         metrics: Any = None,
+        peers: Callable[[list[str]], Awaitable[list[net.HostProgress]]] | None = None,
+        peer_poll: float = 0.05,
     ) -> None:
         """`replica`: an `alcor.controller.replica.Replica` (store, member_id, submit, subscribe);
-        `metrics`: an `alcor.controller.metrics.Metrics` (its `agents` gauge is kept current)."""
+        `metrics`: an `alcor.controller.metrics.Metrics` (its `agents` gauge is kept current);
+        `peers`: what the other members' agents applied of some hosts (`peers.PeerProgress`),
+        asked every `peer_poll` seconds while a WaitForHosts waits on hosts not seen here."""
         self.replica = replica
         self.metrics = metrics
         self.queue_limit = queue_limit
@@ -60,6 +65,8 @@ class GoalStateHub:
         self.register_timeout = register_timeout
         self.catch_up_timeout = catch_up_timeout
         self.wall_clock = wall_clock
+        self.peers = peers
+        self.peer_poll = peer_poll
         self.engine = GoalStateEngine()
         self.sessions: dict[str, HostSession] = {}
         self.acked: dict[str, int] = {}
@@ -275,6 +282,7 @@ class GoalStateHub:
     # ---- progress ----
 
     def progress(self, hosts: Iterable[str]) -> list[net.HostProgress]:
+        """What the agents connected to this member applied (revision 0: not seen here)."""
         return [
             net.HostProgress(host_id=h, applied_revision=self.acked.get(h, 0), connected=h in self.sessions)
             for h in sorted(hosts)
@@ -289,20 +297,56 @@ class GoalStateHub:
         self, revision: int, host_ids: Iterable[str] = (), timeout: float = 10.0
     ) -> tuple[bool, list[net.HostProgress]]:
         """Wait until every relevant host (or each of `host_ids`) applied its goal state as of
-        `revision`; (complete, progress of those hosts) when done or when `timeout` expires."""
+        `revision`, on whichever member its agent streams from; (complete, progress of those
+        hosts) when done or when `timeout` expires."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         named = list(dict.fromkeys(host_ids))
+        seen: dict[str, net.HostProgress] = {}  # reports from the other members
         if not await self._wait_revision(revision, timeout):
-            return False, self.progress(named or self.relevant_hosts(self.engine.revision))
+            hosts = named or self.relevant_hosts(self.engine.revision)
+            return False, await self._everywhere(hosts, seen)
         hosts = named or self.relevant_hosts(revision)
         targets = {h: self.engine.changed_at(h, revision) for h in hosts}
 
-        def done() -> bool:
-            return all(self.acked.get(h, 0) >= t for h, t in targets.items())
+        def behind() -> list[str]:
+            return [
+                h for h, t in targets.items()
+                if max(self.acked.get(h, 0), seen[h].applied_revision if h in seen else 0) < t
+            ]
 
-        complete = await self._wait_until(done, deadline)
-        return complete, self.progress(hosts)
+        while behind():
+            elsewhere = [h for h in behind() if h not in self.sessions]  # an agent here acks here
+            if self.peers is not None and elsewhere:
+                merge(await self._ask_peers(elsewhere), seen)
+                if not behind():
+                    break
+            now = loop.time()
+            if now >= deadline:
+                break
+            # this member's acks wake the wait at once; the others' are asked again after a poll
+            until = deadline if self.peers is None else min(deadline, now + self.peer_poll)
+            await self._wait_until(lambda: not behind(), until)
+        return not behind(), await self._everywhere(hosts, seen)
+
+    async def _everywhere(self, hosts: list[str], seen: dict[str, net.HostProgress]) -> list[net.HostProgress]:
+        """Progress of `hosts` merged over this member, `seen` and (for those not yet seen
+        elsewhere) the other members."""
+        unseen = [h for h in hosts if h not in seen and h not in self.sessions]
+        if self.peers is not None and unseen:
+            merge(await self._ask_peers(unseen), seen)
+        merged: dict[str, net.HostProgress] = {}
+        merge(self.progress(hosts), merged)
+        merge((seen[h] for h in hosts if h in seen), merged)
+        return [merged[h] for h in sorted(hosts)]
+
+    async def _ask_peers(self, hosts: list[str]) -> list[net.HostProgress]:
+        assert self.peers is not None
+        try:
+            return await self.peers(hosts)
+        except Exception:  # their acks are an addition: never fail a wait for them
+            log.warning("asking the other members for host progress failed", exc_info=True)
+            return []
 
     async def _wait_revision(self, revision: int, timeout: float) -> bool:
         deadline = asyncio.get_running_loop().time() + timeout

@@ -19,6 +19,7 @@ from support.controller import InProcessCluster, write_tokens
 
 from alcor.controller.goalstate import items as it
 from alcor.internal import command_pb2 as cmd
+from alcor.internal import progress_pb2, progress_pb2_grpc
 from alcor.v1 import goalstate_pb2 as gs
 from alcor.v1 import network_pb2 as net
 from alcor.v1 import network_pb2_grpc
@@ -331,6 +332,73 @@ def test_followers_serve_and_an_agent_moves_without_a_resync(tmp_path: Path) -> 
             env.node = second
             env.converge(moved, p3.revision)
             assert p3.id in moved.goal.neighbors
+        finally:
+            for a in env.agents:
+                a.close()
+            env.channel.close()
+
+
+@pytest.mark.slow
+def test_wait_for_hosts_sees_agents_on_every_member(tmp_path: Path) -> None:
+    """An agent streams from one member; WaitForHosts asked of a member with no agent at all
+    still sees each host's acks (from the other members), and tells a host that has not
+    acked from one that has."""
+    secret = tmp_path / "secret"
+    secret.write_text("s3cret\n")
+    with InProcessCluster(tmp_path, size=3, peer_secret_file=str(secret)) as cluster:
+        leader = cluster.wait_leader()
+        followers = [n for n in cluster.nodes.values() if n is not leader]
+        env = Env(cluster)
+        env.node = leader
+        env.endpoint = cluster.configs[leader.config.id].listen
+        env.channel = grpc.insecure_channel(env.endpoint)
+        env.api = network_pb2_grpc.NetworkServiceStub(env.channel)
+        try:
+            _, subnet = env.network()
+            env.port(subnet.id, "h1")
+            last = env.port(subnet.id, "h2")
+            agents = {}
+            for host, member in zip(("h1", "h2"), followers, strict=True):
+                agent = AgentStream(cluster.configs[member.config.id].listen, host, "")
+                env.agents.append(agent)
+                assert agent.welcome().member_id == member.config.id
+                env.node = member
+                env.converge(agent, last.revision)
+                agents[host] = agent
+
+            def wait(timeout: float) -> net.WaitForHostsResponse:
+                request = net.WaitForHostsRequest(revision=last.revision, timeout_ms=int(timeout * 1000))
+                return env.api.WaitForHosts(request, metadata=ADMIN_MD, timeout=timeout + 10)
+
+            agents["h1"].ack(agents["h1"].goal.revision)
+            partial = wait(0.5)
+            assert not partial.complete
+            held = {h.host_id: h for h in partial.hosts}
+            assert set(held) == {"h1", "h2"} and held["h1"].connected and held["h2"].connected
+            assert held["h1"].applied_revision == agents["h1"].goal.revision
+            assert held["h2"].applied_revision < last.revision  # connected, not acked yet
+
+            agents["h2"].ack(agents["h2"].goal.revision)
+            done = wait(10)
+            assert done.complete
+            assert {h.host_id: h.applied_revision for h in done.hosts} == {
+                h: a.goal.revision for h, a in agents.items()
+            }
+            assert not leader.hub.sessions  # all of it came from the other members
+
+            # the members' progress service wants the cluster secret
+            peer = grpc.insecure_channel(cluster.configs[followers[0].config.id].peer_listen)
+            stub = progress_pb2_grpc.HostProgressServiceStub(peer)
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.Applied(progress_pb2.AppliedRequest(host_ids=["h1"]), timeout=10)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            answer = stub.Applied(
+                progress_pb2.AppliedRequest(host_ids=["h1", "h2"]),
+                metadata=[("authorization", "Bearer s3cret")],
+                timeout=10,
+            )
+            assert [(h.host_id, h.connected) for h in answer.hosts] == [("h1", True), ("h2", False)]
+            peer.close()
         finally:
             for a in env.agents:
                 a.close()
