@@ -105,8 +105,21 @@ class _Proposal:
     future: asyncio.Future[bytes | None]
 
 
+@dataclass(slots=True, eq=False)
+class _ReadRound:
+    """Linearizable reads answered by one ReadIndex request (re-sent with a fresh context if
+    no answer comes: a request lost with a leader change is otherwise never answered)."""
+
+    future: asyncio.Future[int]
+    waiters: int = 0
+    contexts: list[bytes] = field(default_factory=list)
+    retry: asyncio.TimerHandle | None = None
+
+
 # Entry bytes a Ready may carry and still be written on the loop (beyond: in a worker thread).
 INLINE_WRITE_BYTES = 256 << 10
+# Ticks before an unanswered ReadIndex request is sent again (with a fresh context).
+READ_RETRY_TICKS = 10
 # How long an AppendEntries without entries may wait for entries to ride along (see Outbox).
 COMMIT_NOTICE_DELAY = 0.005
 # how long a removed member stays reachable, for the leader's farewell heartbeat to arrive
@@ -225,6 +238,8 @@ class RaftNode:
         self._wake = asyncio.Event()
         self._proposals: dict[int, _Proposal] = {}
         self._reads: dict[bytes, asyncio.Future[int]] = {}
+        self._read_next: _ReadRound | None = None  # reads waiting for the round in flight
+        self._read_sent: _ReadRound | None = None  # the round in flight
         self._ready_reads: list[tuple[int, bytes]] = []  # (index, ctx) awaiting apply
         self._applied_waiters: list[tuple[int, int, asyncio.Future[None]]] = []
         self._seq = 0
@@ -275,7 +290,7 @@ class RaftNode:
         for p in self._proposals.values():
             if not p.future.done():
                 p.future.set_exception(OutcomeUnknown("the node stopped before the proposal was decided"))
-        for f in self._reads.values():
+        for f in [*self._reads.values(), *([self._read_next.future] if self._read_next else [])]:
             if not f.done():
                 f.set_exception(ReadTimeout("the node stopped"))
 
@@ -519,26 +534,65 @@ class RaftNode:
 
     async def linearizable_read(self, timeout: float = 5.0) -> int:
         """Wait until this member's state reflects every write acknowledged before the call;
-        returns the applied index to serve at. Never returns on a deposed leader."""
+        returns the applied index to serve at. Never returns on a deposed leader.
+
+        One ReadIndex round is in flight at a time; reads that arrive meanwhile share the next
+        (one context, one forward to the leader, one heartbeat acknowledgement), sent as soon as
+        the round in flight is answered. A round is sent after every read in it arrived, which
+        is all linearizability asks of it."""
+        rnd = self._read_next
+        if rnd is None:
+            rnd = self._read_next = _ReadRound(asyncio.get_running_loop().create_future())
+            rnd.future.add_done_callback(lambda _: self._read_done(rnd))
+            if self._read_sent is None:
+                self._send_read(rnd)
+        rnd.waiters += 1
+        try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(rnd.future)
+        except TimeoutError:
+            raise ReadTimeout(f"leadership not confirmed within {timeout:.1f}s") from None
+        finally:
+            rnd.waiters -= 1
+            if not rnd.waiters and not rnd.future.done():
+                rnd.future.cancel()  # nobody waits for it any more
+
+    def _send_read(self, rnd: _ReadRound) -> None:
+        if self._read_next is rnd:
+            self._read_next = None  # reads from now on need a round sent after they arrived
+        self._read_sent = rnd
         ctx = os.urandom(16)  # unique per request; randomness is fine out here at the edge
-        fut: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._reads[ctx] = fut
+        rnd.contexts.append(ctx)
+        self._reads[ctx] = rnd.future
+        loop = asyncio.get_running_loop()
+        rnd.retry = loop.call_later(READ_RETRY_TICKS * self.tick_seconds, self._retry_read, rnd)
 
         def do() -> None:
             try:
                 self.core.read_index(ctx)
             except NotLeader as e:
-                self._reads.pop(ctx, None)
-                fut.set_exception(e)
+                if not rnd.future.done():
+                    rnd.future.set_exception(e)
                 raise
 
         self._submit(do)
-        try:
-            async with asyncio.timeout(timeout):
-                return await asyncio.shield(fut)
-        except TimeoutError:
+
+    def _retry_read(self, rnd: _ReadRound) -> None:
+        if not rnd.future.done():
+            self._send_read(rnd)
+
+    def _read_done(self, rnd: _ReadRound) -> None:
+        """The round was answered, failed or abandoned: forget it, send the next one."""
+        if rnd.retry is not None:
+            rnd.retry.cancel()
+        for ctx in rnd.contexts:
             self._reads.pop(ctx, None)
-            raise ReadTimeout(f"leadership not confirmed within {timeout:.1f}s") from None
+        if self._read_next is rnd:
+            self._read_next = None
+        if self._read_sent is rnd:
+            self._read_sent = None
+            if self._read_next is not None:
+                self._send_read(self._read_next)
 
     async def wait_applied(self, index: int, timeout: float = 5.0) -> None:
         if self._applied >= index:

@@ -11,7 +11,7 @@ import pytest
 from support.cluster import LocalCluster
 
 from alcor.raft.errors import NotLeader, ReadTimeout
-from alcor.raft.types import Role
+from alcor.raft.types import MessageType, Role
 
 pytestmark = pytest.mark.slow
 
@@ -97,6 +97,71 @@ def test_linearizable_read_on_leader_and_follower_but_not_without_quorum(tmp_pat
                 await c.kill(c.members.pop(m.id))
         with pytest.raises((ReadTimeout, NotLeader)):
             await leader.node.linearizable_read(timeout=1.5)
+
+    run(tmp_path, body)
+
+
+def counting_rounds(member) -> list[bytes]:  # type: ignore[no-untyped-def]
+    """The ReadIndex requests `member` makes (its core's read_index calls)."""
+    sent: list[bytes] = []
+    core = member.node.core
+    original = core.read_index
+
+    def read_index(ctx: bytes) -> None:
+        sent.append(ctx)
+        original(ctx)
+
+    core.read_index = read_index
+    return sent
+
+
+def test_concurrent_reads_share_rounds_and_see_every_earlier_write(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        follower = next(m for m in c.members.values() if m.id != leader.id)
+        await follower.node.linearizable_read()
+        rounds = counting_rounds(follower)
+        # all at once: the first read goes alone, the other 49 wait for it and share the next
+        indexes = await asyncio.gather(*(follower.node.linearizable_read() for _ in range(50)))
+        assert len(rounds) == 2 and len(set(indexes)) <= 2
+
+        async def write_then_read(i: int) -> None:
+            await leader.node.propose(b"k%d=%d" % (i, i))
+            floor = leader.node.status().commit_index  # covers this write and every one acked before it
+            index = await follower.node.linearizable_read()
+            assert index >= floor
+            assert follower.sm.items()[b"k%d" % i] == b"%d" % i
+
+        rounds.clear()
+        await asyncio.gather(*(write_then_read(i) for i in range(40)))
+        assert 1 <= len(rounds) < 40
+
+    run(tmp_path, body)
+
+
+def test_a_read_request_lost_on_the_way_is_sent_again(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        follower = next(m for m in c.members.values() if m.id != leader.id)
+        await leader.node.propose(b"x=1")
+        rounds = counting_rounds(follower)
+        transport = follower.node.transport
+        send = transport.send
+        lost = []
+
+        def lossy(messages):  # type: ignore[no-untyped-def]
+            if not lost:
+                lost.extend(m for m in messages if m.type == MessageType.READ_INDEX)
+                messages = [m for m in messages if m.type != MessageType.READ_INDEX]
+            send(messages)
+
+        transport.send = lossy
+        index = await follower.node.linearizable_read(timeout=5)
+        assert lost and len(rounds) == 2 and rounds[0] != rounds[1]  # a fresh context
+        assert index >= 1 and follower.sm.items()[b"x"] == b"1"
+        assert not follower.node._reads  # nothing left behind
 
     run(tmp_path, body)
 
