@@ -39,7 +39,7 @@ from .config import Config
 from .core import RaftCore
 from .errors import NotLeader, OutcomeUnknown, ProposalDropped, ProposalLost, RaftError, ReadTimeout
 from .lmdb_storage import LmdbStorage
-from .transport import PeerTransport, TlsFiles, _bearer, error_from_status
+from .transport import PeerTransport, TlsFiles, error_from_code, error_from_status
 from .types import (
     NONE,
     ConfChange,
@@ -103,6 +103,33 @@ class NodeStatus:
 class _Proposal:
     term: int
     future: asyncio.Future[bytes | None]
+
+
+@dataclass(slots=True)
+class _Forward:
+    """A follower's proposal waiting to be forwarded to the leader."""
+
+    data: bytes
+    future: asyncio.Future[bytes | None]
+    deadline: float  # loop time
+
+
+def _chain(source: asyncio.Future[bytes | None], target: asyncio.Future[bytes | None]) -> None:
+    """Give target source's outcome when source is done (unless target is already done)."""
+
+    def copy(_: object) -> None:
+        if target.done():
+            if not source.cancelled():
+                source.exception()  # retrieved: no "never retrieved" warning for a dropped answer
+            return
+        if source.cancelled():
+            target.cancel()
+        elif source.exception() is not None:
+            target.set_exception(source.exception())  # type: ignore[arg-type]
+        else:
+            target.set_result(source.result())
+
+    source.add_done_callback(copy)
 
 
 @dataclass(slots=True, eq=False)
@@ -238,6 +265,8 @@ class RaftNode:
         self._wake = asyncio.Event()
         self._proposals: dict[int, _Proposal] = {}
         self._reads: dict[bytes, asyncio.Future[int]] = {}
+        self._forward_next: list[_Forward] = []  # proposals for the next forwarding request
+        self._forwarding: asyncio.Task[None] | None = None
         self._read_next: _ReadRound | None = None  # reads waiting for the round in flight
         self._read_sent: _ReadRound | None = None  # the round in flight
         self._ready_reads: list[tuple[int, bytes]] = []  # (index, ctx) awaiting apply
@@ -281,11 +310,15 @@ class RaftNode:
         self.stopped = True
         if self._release_timer is not None:
             self._release_timer.cancel()
-        for t in self._tasks:
+        forwarding = [self._forwarding] if self._forwarding is not None else []
+        for t in [*self._tasks, *forwarding]:
             t.cancel()
-        for t in self._tasks:
+        for t in [*self._tasks, *forwarding]:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        for fw in self._forward_next:
+            if not fw.future.done():
+                fw.future.set_exception(OutcomeUnknown("the node stopped before the proposal was forwarded"))
         await self.transport.close()
         for p in self._proposals.values():
             if not p.future.done():
@@ -492,20 +525,80 @@ class RaftNode:
     async def propose(self, data: bytes, timeout: float = 5.0) -> bytes | None:
         """Replicate data and return the state machine's result, on any member (a follower
         forwards to the leader). Raises NotLeader when no leader is known, ProposalLost when
-        the entry was certainly not applied, OutcomeUnknown when its fate is unknown."""
+        the entry was certainly not applied, OutcomeUnknown when its fate is unknown.
+
+        A follower has one forwarding request in flight at a time; the proposals that arrive
+        meanwhile go together in the next (one RPC, and on the leader one Ready and one fsync,
+        for all of them)."""
         if self.role == Role.LEADER:
             return await self._propose_local(data, timeout)
         leader = self.leader
         if leader == NONE or leader not in self.addresses:
             raise NotLeader(leader)
-        stub = peer_pb2_grpc.RaftPeerStub(self.transport.channel_to(leader))
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[bytes | None] = loop.create_future()
+        self._forward_next.append(_Forward(data, fut, loop.time() + timeout))
+        if self._forwarding is None:
+            self._forwarding = asyncio.create_task(self._forward_loop())
         try:
+            async with asyncio.timeout(timeout):
+                return await asyncio.shield(fut)
+        except TimeoutError:
+            raise OutcomeUnknown(f"forwarded to {leader}: not decided within {timeout:.1f}s") from None
+        finally:
+            fut.cancel()  # no-op when decided; otherwise it is not sent, or its answer is dropped
+
+    async def _forward_loop(self) -> None:
+        try:
+            while self._forward_next:
+                batch = [f for f in self._forward_next if not f.future.done()]
+                self._forward_next = []
+                if batch:
+                    await self._forward(batch)
+        finally:
+            self._forwarding = None
+
+    async def _forward(self, batch: list[_Forward]) -> None:
+        loop = asyncio.get_running_loop()
+        if self.role == Role.LEADER:  # it became the leader while they waited
+            for f in batch:
+                _chain(asyncio.ensure_future(self._propose_local(f.data, f.deadline - loop.time())), f.future)
+            return
+        leader = self.leader
+        try:
+            if leader == NONE or leader not in self.addresses:
+                raise NotLeader(leader)
+            stub = peer_pb2_grpc.RaftPeerStub(self.transport.channel_to(leader))
             reply = await stub.Propose(
-                peer_pb2.ProposeRequest(data=data), timeout=timeout, metadata=_bearer(self._secret)
+                peer_pb2.ProposeRequest(proposals=[f.data for f in batch]),
+                timeout=max(0.001, max(f.deadline for f in batch) - loop.time()),
+                metadata=self.transport.metadata(),
             )
-        except grpc.aio.AioRpcError as e:
-            raise error_from_status(e, leader) from None
-        return reply.result
+        except asyncio.CancelledError:  # the node stopped: they may have reached the leader
+            for f in batch:
+                if not f.future.done():
+                    f.future.set_exception(OutcomeUnknown(f"forwarded to {leader}; the node stopped"))
+            raise
+        except (NotLeader, grpc.aio.AioRpcError) as e:
+            for f in batch:
+                if not f.future.done():
+                    f.future.set_exception(
+                        error_from_status(e, leader) if isinstance(e, grpc.aio.AioRpcError) else NotLeader(leader)
+                    )
+            return
+        if len(reply.outcomes) != len(batch):
+            reply.ClearField("outcomes")  # a peer that does not speak this protocol: fate unknown
+            reply.outcomes.extend(
+                peer_pb2.ProposeOutcome(code=grpc.StatusCode.UNKNOWN.value[0], detail="malformed reply")
+                for _ in batch
+            )
+        for f, outcome in zip(batch, reply.outcomes, strict=True):
+            if f.future.done():
+                continue
+            if outcome.code:
+                f.future.set_exception(error_from_code(outcome.code, outcome.detail, leader))
+            else:
+                f.future.set_result(outcome.result)
 
     async def _propose_local(self, data: bytes, timeout: float) -> bytes | None:
         fut: asyncio.Future[bytes | None] = asyncio.get_running_loop().create_future()

@@ -208,12 +208,20 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
         if self.on_propose is None:
             await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader: no node is attached")
             raise AssertionError("unreachable")
-        try:
-            result = await self.on_propose(request.data, context)
-        except RaftError as e:
-            await context.abort(status_code(e), str(e))
-            raise AssertionError("unreachable") from e
-        return peer_pb2.ProposeResponse(result=result)
+        on_propose = self.on_propose
+        # proposed together: they share a Ready, an fsync and a replication round
+        outcomes = await asyncio.gather(
+            *(on_propose(data, context) for data in request.proposals), return_exceptions=True
+        )
+        response = peer_pb2.ProposeResponse()
+        for outcome in outcomes:
+            if isinstance(outcome, RaftError):
+                response.outcomes.add(code=status_code(outcome).value[0], detail=str(outcome))
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                response.outcomes.add(result=outcome)
+        return response
 
 
 def status_code(e: RaftError) -> grpc.StatusCode:
@@ -227,12 +235,20 @@ def status_code(e: RaftError) -> grpc.StatusCode:
 
 def error_from_status(e: grpc.aio.AioRpcError, leader: str) -> RaftError:
     """The RaftError a forwarded proposal's status stands for (the inverse of status_code)."""
-    code = e.code()
+    return error_from_code(e.code(), e.details() or "", leader)
+
+
+_CODES = {c.value[0]: c for c in grpc.StatusCode}
+
+
+def error_from_code(code: grpc.StatusCode | int, detail: str, leader: str) -> RaftError:
+    if isinstance(code, int):
+        code = _CODES.get(code, grpc.StatusCode.UNKNOWN)
     if code == grpc.StatusCode.UNAVAILABLE:
         return NotLeader("")
     if code == grpc.StatusCode.ABORTED:
-        return ProposalLost(e.details() or "")
-    return OutcomeUnknown(f"forwarded to {leader}: {code.name}: {e.details()}")
+        return ProposalLost(detail)
+    return OutcomeUnknown(f"forwarded to {leader}: {code.name}: {detail}")
 
 
 class _Peer:

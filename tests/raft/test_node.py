@@ -140,6 +140,30 @@ def test_concurrent_reads_share_rounds_and_see_every_earlier_write(tmp_path: Pat
     run(tmp_path, body)
 
 
+def test_a_followers_proposals_go_to_the_leader_together(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        follower = next(m for m in c.members.values() if m.id != leader.id)
+        await asyncio.gather(*(leader.node.propose(b"f%d=old%d" % (i, i)) for i in range(50)))
+        sizes: list[int] = []
+        forward = follower.node._forward
+
+        async def counting(batch):  # type: ignore[no-untyped-def]
+            sizes.append(len(batch))
+            await forward(batch)
+
+        follower.node._forward = counting
+        results = await asyncio.gather(*(follower.node.propose(b"f%d=new" % i) for i in range(50)))
+        assert sizes == [50]  # one forwarding request for all of them
+        await c.converge()
+        where = {data: index for index, data in follower.sm.history}
+        # each caller gets its own proposal's result: its index, and the value it replaced
+        assert results == [b"%d:old%d" % (where[b"f%d=new" % i], i) for i in range(50)]
+
+    run(tmp_path, body)
+
+
 def test_a_read_request_lost_on_the_way_is_sent_again(tmp_path: Path) -> None:
     async def body(c: LocalCluster) -> None:
         await c.start(["a", "b", "c"])

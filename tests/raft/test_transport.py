@@ -9,7 +9,9 @@ import grpc
 import pytest
 from support.certs import issue, make_ca
 
-from alcor.raft.transport import QUEUE_LIMIT, PeerTransport, TlsFiles
+from alcor.internal import peer_pb2, peer_pb2_grpc
+from alcor.raft.errors import NotLeader, OutcomeUnknown, ProposalLost
+from alcor.raft.transport import QUEUE_LIMIT, PeerTransport, TlsFiles, error_from_code
 from alcor.raft.types import ConfState, Entry, Message, MessageType, Snapshot, SnapshotMetadata
 
 
@@ -138,5 +140,37 @@ def test_mutual_tls_between_peers_and_a_stranger_is_refused(tmp_path: Path) -> N
         for server, transport in ((sa, ta), (sb, tb)):
             await transport.close()
             await server.stop(None)
+
+    asyncio.run(main())
+
+
+def test_forwarded_proposals_get_one_outcome_each_in_order() -> None:
+    """One Propose request carries several proposals; each comes back with its own result or
+    status, which the follower maps back to the error the leader raised."""
+
+    async def main() -> None:
+        a, b = await pair("s3cret", "s3cret")
+
+        async def on_propose(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            if data == b"lost":
+                raise ProposalLost("overwritten by a new leader")
+            if data == b"nobody":
+                raise NotLeader("")
+            if data == b"slow":
+                raise OutcomeUnknown("not decided in time")
+            return b"applied:" + data
+
+        b[1].on_propose = on_propose
+        stub = peer_pb2_grpc.RaftPeerStub(a[1].channel_to("b"))
+        request = peer_pb2.ProposeRequest(proposals=[b"x", b"lost", b"nobody", b"slow", b"y"])
+        reply = await stub.Propose(request, metadata=a[1].metadata(), timeout=10)
+        assert [o.result for o in reply.outcomes] == [b"applied:x", b"", b"", b"", b"applied:y"]
+        errors = [error_from_code(o.code, o.detail, "b") for o in reply.outcomes[1:4]]
+        assert [type(e) for e in errors] == [ProposalLost, NotLeader, OutcomeUnknown]
+        assert "overwritten by a new leader" in str(errors[0])
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.Propose(request, timeout=10)  # without the secret
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        await stop(a, b)
 
     asyncio.run(main())

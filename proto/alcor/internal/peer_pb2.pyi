@@ -2,7 +2,7 @@ from alcor.internal import raft_pb2 as _raft_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -43,15 +43,23 @@ class NodeSnapshot(_message.Message):
     def __init__(self, members: _Optional[_Mapping[str, MemberAddress]] = ..., app: _Optional[bytes] = ...) -> None: ...
 
 class ProposeRequest(_message.Message):
-    __slots__ = ("data",)
-    DATA_FIELD_NUMBER: _ClassVar[int]
-    data: bytes
-    def __init__(self, data: _Optional[bytes] = ...) -> None: ...
+    __slots__ = ("proposals",)
+    PROPOSALS_FIELD_NUMBER: _ClassVar[int]
+    proposals: _containers.RepeatedScalarFieldContainer[bytes]
+    def __init__(self, proposals: _Optional[_Iterable[bytes]] = ...) -> None: ...
+
+class ProposeOutcome(_message.Message):
+    __slots__ = ("result", "code", "detail")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    result: bytes
+    code: int
+    detail: str
+    def __init__(self, result: _Optional[bytes] = ..., code: _Optional[int] = ..., detail: _Optional[str] = ...) -> None: ...
 
 class ProposeResponse(_message.Message):
-    __slots__ = ("result", "index")
-    RESULT_FIELD_NUMBER: _ClassVar[int]
-    INDEX_FIELD_NUMBER: _ClassVar[int]
-    result: bytes
-    index: int
-    def __init__(self, result: _Optional[bytes] = ..., index: _Optional[int] = ...) -> None: ...
+    __slots__ = ("outcomes",)
+    OUTCOMES_FIELD_NUMBER: _ClassVar[int]
+    outcomes: _containers.RepeatedCompositeFieldContainer[ProposeOutcome]
+    def __init__(self, outcomes: _Optional[_Iterable[_Union[ProposeOutcome, _Mapping]]] = ...) -> None: ...
