@@ -27,7 +27,7 @@ import logging
 import os
 import random
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -112,24 +112,7 @@ class _Forward:
     data: bytes
     future: asyncio.Future[bytes | None]
     deadline: float  # loop time
-
-
-def _chain(source: asyncio.Future[bytes | None], target: asyncio.Future[bytes | None]) -> None:
-    """Give target source's outcome when source is done (unless target is already done)."""
-
-    def copy(_: object) -> None:
-        if target.done():
-            if not source.cancelled():
-                source.exception()  # retrieved: no "never retrieved" warning for a dropped answer
-            return
-        if source.cancelled():
-            target.cancel()
-        elif source.exception() is not None:
-            target.set_exception(source.exception())  # type: ignore[arg-type]
-        else:
-            target.set_result(source.result())
-
-    source.add_done_callback(copy)
+    sent: bool = False  # not sent: certainly not appended
 
 
 @dataclass(slots=True, eq=False)
@@ -266,7 +249,8 @@ class RaftNode:
         self._proposals: dict[int, _Proposal] = {}
         self._reads: dict[bytes, asyncio.Future[int]] = {}
         self._forward_next: list[_Forward] = []  # proposals for the next forwarding request
-        self._forwarding: asyncio.Task[None] | None = None
+        self._forwarding: dict[str, asyncio.Task[None]] = {}  # by leader: the request in flight
+        self._chained: set[asyncio.Future[bytes | None]] = set()  # see _background
         self._read_next: _ReadRound | None = None  # reads waiting for the round in flight
         self._read_sent: _ReadRound | None = None  # the round in flight
         self._ready_reads: list[tuple[int, bytes]] = []  # (index, ctx) awaiting apply
@@ -310,7 +294,7 @@ class RaftNode:
         self.stopped = True
         if self._release_timer is not None:
             self._release_timer.cancel()
-        forwarding = [self._forwarding] if self._forwarding is not None else []
+        forwarding = [*self._forwarding.values()]
         for t in [*self._tasks, *forwarding]:
             t.cancel()
         for t in [*self._tasks, *forwarding]:
@@ -418,7 +402,10 @@ class RaftNode:
         if role != self.role or lead != self.leader:
             log.info("%s: role %s, leader %s", self.id, role.name, lead or "-")
         # reads pending on a deposed leader are dropped by the core: they time out, unserved
+        changed = lead != self.leader or role != self.role
         self.leader, self.role = lead, role
+        if changed:
+            self._pump_forwards()  # proposals held behind a request to the old leader go now
 
     async def _apply(self, entries: list[Entry]) -> None:
         fresh = [e for e in entries if e.index > self._applied]
@@ -527,9 +514,9 @@ class RaftNode:
         forwards to the leader). Raises NotLeader when no leader is known, ProposalLost when
         the entry was certainly not applied, OutcomeUnknown when its fate is unknown.
 
-        A follower has one forwarding request in flight at a time; the proposals that arrive
+        A follower keeps one forwarding request in flight per leader; the proposals that arrive
         meanwhile go together in the next (one RPC, and on the leader one Ready and one fsync,
-        for all of them)."""
+        for all of them). A new leader gets the waiting ones at once."""
         if self.role == Role.LEADER:
             return await self._propose_local(data, timeout)
         leader = self.leader
@@ -537,37 +524,71 @@ class RaftNode:
             raise NotLeader(leader)
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[bytes | None] = loop.create_future()
-        self._forward_next.append(_Forward(data, fut, loop.time() + timeout))
-        if self._forwarding is None:
-            self._forwarding = asyncio.create_task(self._forward_loop())
+        waiting = _Forward(data, fut, loop.time() + timeout)
+        self._forward_next.append(waiting)
+        self._pump_forwards()
         try:
             async with asyncio.timeout(timeout):
                 return await asyncio.shield(fut)
         except TimeoutError:
+            if not waiting.sent:
+                raise NotLeader(self.leader) from None
             raise OutcomeUnknown(f"forwarded to {leader}: not decided within {timeout:.1f}s") from None
         finally:
             fut.cancel()  # no-op when decided; otherwise it is not sent, or its answer is dropped
 
-    async def _forward_loop(self) -> None:
-        try:
-            while self._forward_next:
-                batch = [f for f in self._forward_next if not f.future.done()]
-                self._forward_next = []
-                if batch:
-                    await self._forward(batch)
-        finally:
-            self._forwarding = None
-
-    async def _forward(self, batch: list[_Forward]) -> None:
-        loop = asyncio.get_running_loop()
-        if self.role == Role.LEADER:  # it became the leader while they waited
-            for f in batch:
-                _chain(asyncio.ensure_future(self._propose_local(f.data, f.deadline - loop.time())), f.future)
-            return
+    def _pump_forwards(self) -> None:
+        """Send the waiting proposals unless a request to the current leader is in flight
+        (or no leader is known: they wait for one, until their callers give up)."""
         leader = self.leader
+        if not self._forward_next or self.stopped or leader in self._forwarding:
+            return
+        if self.role != Role.LEADER and (leader == NONE or leader not in self.addresses):
+            return
+        batch = [f for f in self._forward_next if not f.future.done()]
+        self._forward_next = []
+        for f in batch:
+            f.sent = True
+        if not batch:
+            return
+        if self.role == Role.LEADER:  # it became the leader while they waited
+            loop = asyncio.get_running_loop()
+            for f in batch:
+                self._background(self._propose_local(f.data, f.deadline - loop.time()), f.future)
+            return
+        task = asyncio.create_task(self._forward(leader, batch))
+        self._forwarding[leader] = task
+
+        def sent(_: object) -> None:
+            if self._forwarding.get(leader) is task:
+                del self._forwarding[leader]
+            self._pump_forwards()
+
+        task.add_done_callback(sent)
+
+    def _background(self, work: Awaitable[bytes | None], target: asyncio.Future[bytes | None]) -> None:
+        """Run work, held until done, and give its outcome to target (unless target is done)."""
+        task = asyncio.ensure_future(work)
+        self._chained.add(task)
+
+        def copy(_: object) -> None:
+            self._chained.discard(task)
+            if task.cancelled():
+                target.cancel()
+                return
+            error = task.exception()  # retrieved even when nobody waits any more
+            if target.done():
+                return
+            if error is not None:
+                target.set_exception(error)
+            else:
+                target.set_result(task.result())
+
+        task.add_done_callback(copy)
+
+    async def _forward(self, leader: str, batch: list[_Forward]) -> None:
+        loop = asyncio.get_running_loop()
         try:
-            if leader == NONE or leader not in self.addresses:
-                raise NotLeader(leader)
             stub = peer_pb2_grpc.RaftPeerStub(self.transport.channel_to(leader))
             reply = await stub.Propose(
                 peer_pb2.ProposeRequest(proposals=[f.data for f in batch]),

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from support.cluster import LocalCluster
 
-from alcor.raft.errors import NotLeader, ReadTimeout
+from alcor.raft.errors import NotLeader, OutcomeUnknown, ReadTimeout
 from alcor.raft.types import MessageType, Role
 
 pytestmark = pytest.mark.slow
@@ -149,17 +149,47 @@ def test_a_followers_proposals_go_to_the_leader_together(tmp_path: Path) -> None
         sizes: list[int] = []
         forward = follower.node._forward
 
-        async def counting(batch):  # type: ignore[no-untyped-def]
+        async def counting(to, batch):  # type: ignore[no-untyped-def]
             sizes.append(len(batch))
-            await forward(batch)
+            await forward(to, batch)
 
         follower.node._forward = counting
         results = await asyncio.gather(*(follower.node.propose(b"f%d=new" % i) for i in range(50)))
-        assert sizes == [50]  # one forwarding request for all of them
+        assert sizes == [1, 49]  # the first at once, the rest together while it was in flight
         await c.converge()
         where = {data: index for index, data in follower.sm.history}
         # each caller gets its own proposal's result: its index, and the value it replaced
         assert results == [b"%d:old%d" % (where[b"f%d=new" % i], i) for i in range(50)]
+
+    run(tmp_path, body)
+
+
+def test_proposals_held_behind_a_stuck_request_go_to_a_new_leader(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        follower, other = [m for m in c.members.values() if m.id != leader.id]
+        forward = follower.node._forward
+        stuck = asyncio.Event()
+
+        async def first_one_hangs(to, batch):  # type: ignore[no-untyped-def]
+            if not stuck.is_set():
+                stuck.set()
+                await asyncio.Event().wait()  # a request to a leader that never answers
+            await forward(to, batch)
+
+        follower.node._forward = first_one_hangs
+        lost = asyncio.create_task(follower.node.propose(b"lost=1", timeout=3))
+        await stuck.wait()
+        held = asyncio.create_task(follower.node.propose(b"held=1", timeout=20))
+        await asyncio.sleep(0.1)
+        assert not held.done()  # one request in flight per leader: it waits
+        assert await leader.node.transfer_leader(other.id) == other.id
+        await held  # sent to the new leader once there was one, and applied
+        await c.converge()
+        assert follower.sm.items()[b"held"] == b"1"
+        with pytest.raises(OutcomeUnknown):
+            await lost
 
     run(tmp_path, body)
 
