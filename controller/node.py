@@ -212,8 +212,9 @@ class ControllerNode:
         try:
             await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
             if self.raft.removed.is_set() and not stop.is_set():
-                log.warning("%s: removed from the cluster: stopping (to come back, start it with an "
-                            "empty --data-dir and --join, then `alcor cluster join`)", self.config.id)
+                log.warning("%s: removed from the cluster: stopping (to come back, start a member with "
+                            "a new --id, an empty --data-dir and --join, then `alcor cluster join`)",
+                            self.config.id)
                 # a removed leader's last messages tell the others the commit index
                 async with asyncio.timeout(REMOVED_LINGER_S):
                     await stop.wait()

@@ -264,8 +264,13 @@ class RaftNode:
         self.leader = NONE
         self.role = Role.FOLLOWER
         self.stopped = False
-        # set once this member applied its own removal (its state no longer moves)
+        # set once this member applied its own removal, or a peer refused its campaign saying
+        # it was removed at an index it has not applied (its state no longer moves)
         self.removed = asyncio.Event()
+        # members whose removal this node applied since it started: id -> the entry's index
+        self._removed_at: dict[str, int] = {}
+        self.transport.removed_at = self._removed_at.get
+        self.transport.on_removed = self._told_removed
         self._departing: dict[str, str] = {}  # removed peers still reachable: id -> host:port
         # for metrics: how well proposals share Readies (and so fsyncs)
         self.counters = {"readies": 0, "entries_persisted": 0, "entries_applied": 0}
@@ -411,7 +416,7 @@ class RaftNode:
         fresh = [e for e in entries if e.index > self._applied]
         for e in entries:
             if e.type == EntryType.CONF_CHANGE:
-                self._note_conf_change(decode_conf_change(e.data))
+                self._note_conf_change(decode_conf_change(e.data), e.index)
         # in a thread: applying (and the state machine's own commit) must not stall the loop,
         # which meanwhile serves reads and streams and gathers the next proposals
         results = await asyncio.to_thread(self.sm.apply, fresh) if fresh else []
@@ -438,12 +443,16 @@ class RaftNode:
                 still.append((index, seq, fut))
         self._applied_waiters = still
 
-    def _note_conf_change(self, cc: ConfChange) -> None:
+    def _note_conf_change(self, cc: ConfChange, index: int) -> None:
         if cc.type == ConfChangeType.REMOVE and cc.node_id == self.id and not self.removed.is_set():
             # only its own removal, committed, says so: a joining member's snapshot may predate
             # its addition, so "not in the configuration" alone does not
             log.warning("%s: removed from the cluster", self.id)
             self.removed.set()
+        if cc.type == ConfChangeType.REMOVE:
+            self._removed_at[cc.node_id] = index
+        else:
+            self._removed_at.pop(cc.node_id, None)  # added back
         if cc.type == ConfChangeType.REMOVE:
             gone = self.addresses.pop(cc.node_id, None)
             if gone is not None and cc.node_id != self.id:
@@ -456,6 +465,14 @@ class RaftNode:
             self.addresses[cc.node_id] = (a.peer, a.api)
             self._departing.pop(cc.node_id, None)
         self._update_peers()
+
+    def _told_removed(self, index: int) -> None:
+        """A peer refused this node's campaign: the cluster removed it at `index`."""
+        if self._applied < index and not self.removed.is_set():
+            # it missed its removal (unreachable then, or restarted since): it never hears from
+            # a leader again, and would campaign for ever
+            log.warning("%s: a peer says it was removed from the cluster at index %d", self.id, index)
+            self.removed.set()
 
     def _forget_departed(self, member_id: str) -> None:
         if self._departing.pop(member_id, None) is not None and not self.stopped:

@@ -99,6 +99,10 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
         self._secret = secret
         self._tls = tls
         self._peers: dict[str, _Peer] = {}
+        # the log index at which the cluster removed a member (None: it did not, or not since
+        # this node started), and what to do when a peer says so of this node
+        self.removed_at: Callable[[str], int | None] = lambda member_id: None
+        self.on_removed: Callable[[int], None] | None = None
         # serves a follower's forwarded proposal on the leader: (data, context) -> result
         self.on_propose: Callable[[bytes, grpc.aio.ServicerContext], Awaitable[bytes]] | None = None
         self.dropped = 0  # messages dropped on full queues or broken streams (a metric)
@@ -179,6 +183,10 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
         await self.authenticate(context)
         async for batch in request_iterator:
             for m in batch.messages:
+                if m.type in _CAMPAIGN and (removed := self.removed_at(m.from_id)) is not None:
+                    # a member that missed its own removal campaigns for ever: tell it (it
+                    # stops if it has not applied that far; a re-added member has, and goes on)
+                    await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"{REMOVED_AT}{removed}")
                 self._accept(m)
         return peer_pb2.PeerAck()
 
@@ -222,6 +230,11 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
             else:
                 response.outcomes.add(result=outcome)
         return response
+
+
+# what a peer answers a removed member's campaign with, followed by the removal's log index
+REMOVED_AT = "removed from the cluster at index "
+_CAMPAIGN = (MessageType.PREVOTE, MessageType.VOTE)
 
 
 def status_code(e: RaftError) -> grpc.StatusCode:
@@ -304,8 +317,13 @@ class _Peer:
                 pass  # the stream broke: start another one after a pause
             finally:
                 call.cancel()  # a no-op if it broke; ends it if this task is cancelled
-            if await call.code() == grpc.StatusCode.UNAUTHENTICATED:
-                log.error("raft peer %s refused us: %s", self.peer_id, await call.details())
+            code, details = await call.code(), await call.details() or ""
+            if code == grpc.StatusCode.UNAUTHENTICATED:
+                log.error("raft peer %s refused us: %s", self.peer_id, details)
+            elif code == grpc.StatusCode.FAILED_PRECONDITION and details.startswith(REMOVED_AT):
+                index = details.removeprefix(REMOVED_AT)
+                if self.transport.on_removed is not None and index.isdigit():
+                    self.transport.on_removed(int(index))
             # whatever was queued meanwhile is stale by the time the peer is back
             self._drain()
             await asyncio.sleep(backoff)

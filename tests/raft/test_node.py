@@ -220,6 +220,30 @@ def test_a_read_request_lost_on_the_way_is_sent_again(tmp_path: Path) -> None:
     run(tmp_path, body)
 
 
+def test_a_member_that_missed_its_removal_is_told_by_the_peers_it_campaigns_to(tmp_path: Path) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        gone = next(m for m in c.members.values() if m.id != leader.id)
+        await c.kill(c.members.pop(gone.id))  # down while the others remove it
+        await leader.node.remove_member(gone.id)
+        await leader.node.propose(b"after=1")
+        c.members[gone.id] = gone
+        await c.restart(gone.id)  # from a log that never got its removal
+        back = c.members[gone.id]
+        assert not back.node.removed.is_set()
+        # no leader talks to it any more; its first campaign is refused, with the index
+        await asyncio.wait_for(back.node.removed.wait(), 10)
+        others = [m for m in c.members.values() if m.id != gone.id]
+        assert all(gone.id not in {x.id for x in m.node.status().members} for m in others)
+        assert b"after" not in back.sm.items()
+        c.members.pop(gone.id)
+        await c.kill(back)
+        await leader.node.propose(b"still=1")  # the two that stay go on
+
+    run(tmp_path, body)
+
+
 def test_join_as_learner_then_voter_then_transfer_and_leave(tmp_path: Path) -> None:
     async def body(c: LocalCluster) -> None:
         await c.start(["a", "b", "c"])
