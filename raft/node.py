@@ -781,6 +781,13 @@ class RaftNode:
         self, member_id: str, peer: str, api: str, promote: bool = True, timeout: float = 60.0
     ) -> None:
         """Add a learner and, with promote, make it a voter once it has caught up (leader only)."""
+        if member_id in self._removed_at:
+            # its old removal is still in the log: a node joining under that id would replay it,
+            # take it for its own and stop (a member has no incarnation of its own)
+            raise ValueError(
+                f"{member_id} was removed from the cluster (at index {self._removed_at[member_id]}) "
+                "and a member id is not reused: join it under a new id"
+            )
         await self._conf_change(
             ConfChange(ConfChangeType.ADD_LEARNER, member_id, member_context(peer, api)), 5.0
         )

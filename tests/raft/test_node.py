@@ -240,6 +240,8 @@ def test_a_member_that_missed_its_removal_is_told_by_the_peers_it_campaigns_to(t
         c.members.pop(gone.id)
         await c.kill(back)
         await leader.node.propose(b"still=1")  # the two that stay go on
+        with pytest.raises(ValueError, match="not reused"):  # it would replay its own removal
+            await leader.node.add_member(gone.id, gone.address, "")
 
     run(tmp_path, body)
 
