@@ -371,6 +371,8 @@ def test_wait_for_hosts_sees_agents_on_every_member(tmp_path: Path) -> None:
                 return env.api.WaitForHosts(request, metadata=ADMIN_MD, timeout=timeout + 10)
 
             agents["h1"].ack(agents["h1"].goal.revision)
+            on_h1 = followers[0].hub
+            env.until(lambda: on_h1.acked.get("h1", 0) >= agents["h1"].goal.revision)
             partial = wait(0.5)
             assert not partial.complete
             held = {h.host_id: h for h in partial.hosts}
