@@ -228,7 +228,6 @@ class RaftNode:
         self.snapshot_entries = snapshot_entries
         self.transport = PeerTransport(self.id, self._on_message, secret=secret, tls=tls)
         self.transport.on_propose = self._serve_forwarded
-        self._secret = secret
         self._restore_if_behind()
         # the state machine's applied index, kept here: asking it costs a read transaction
         self._applied = state_machine.applied_index()
