@@ -51,6 +51,11 @@ class AgentMetrics:
             registry=r,
         )
         self.reconciles = Counter("alcor_agent_reconciles", "Reconcile passes", ["trigger"], registry=r)
+        self.incremental_reconciles = Counter(
+            "alcor_agent_incremental_reconciles",
+            "Reconcile passes planned from the last pass instead of the installed data plane",
+            registry=r,
+        )
         self.plan_items = Counter("alcor_agent_plan_items", "Plan items executed by the driver", registry=r)
         self.failed_resources = Gauge(
             "alcor_agent_failed_resources",

@@ -371,7 +371,7 @@ class Agent:
         outcome = None
         if applied:
             self.goal = goal
-            outcome = self.reconciler.reconcile(goal)
+            outcome = self.reconciler.reconcile(goal, [update for _, update in updates[:applied]])
         return applied, outcome, error, self.timer() - start
 
     async def _apply(self, call: Any, updates: list[tuple[float, goalstate_pb2.GoalStateUpdate]]) -> None:
@@ -427,6 +427,8 @@ class Agent:
 
     def _observe(self, outcome: Outcome, trigger: str) -> None:
         self.metrics.reconciles.labels(trigger).inc()
+        if outcome.incremental:
+            self.metrics.incremental_reconciles.inc()
         self.metrics.plan_items.inc(len(outcome.plan))
         self.metrics.failed_resources.set(len(outcome.failures))
         if outcome.failures:

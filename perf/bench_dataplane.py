@@ -13,6 +13,11 @@ each in one VPC, wired and programmed by `EbpfDriver`:
   Targets: <= 0.05 s and <= 5 s; the original Alcor agent needed 0.53 s and 55 s.
   neighbors_1m_{parse,apply,desired,plan,execute}_s split the 1M round's wall time by stage
   (the collector's pauses land in whichever stage they hit).
+- neighbor_delta_ms / neighbor_delta_full_ms: on the host holding that large snapshot, one
+  neighbor's delta from its bytes to its entry in the map (parse, `GoalState.apply`, reconcile):
+  planned from the last pass (`Reconciler` given the delta: the agent's path for a port created
+  elsewhere in the VPC), and by a full pass (desired, `installed()` read back, plan) in the same
+  run. Medians of several deltas each.
 - port_wire_ms: one new local port, from the plan to a workload that can send: namespace, veth
   pair, addresses, route, program attached, port and endpoint entries (median of several).
 - tcp_ratio: one iperf3 TCP stream workload -> workload across hosts (VXLAN through the BPF
@@ -47,6 +52,7 @@ from alcor.agent.dataplane.ebpf.driver import EbpfConfig, EbpfDriver
 from alcor.agent.dataplane.model import GoalState, State, desired
 from alcor.agent.dataplane.plan import plan
 from alcor.agent.dataplane.scenario import Scenario
+from alcor.agent.reconciler import Reconciler
 from alcor.v1 import goalstate_pb2, resources_pb2
 
 BPFFS = "/sys/fs/bpf"
@@ -192,6 +198,33 @@ def bench_neighbors(lab: Lab, rounds: int, big: int) -> tuple[float, float, floa
     return median([w for w, _, _ in small]), median([c for _, c, _ in small]), *large
 
 
+def bench_deltas(driver: EbpfDriver, raw: bytes, incremental: int, full: int) -> tuple[float, float]:
+    """Median seconds from one neighbor's delta to its map entry: `incremental` deltas planned
+    from the last pass, then `full` deltas by full passes (see the module docstring)."""
+    goal = GoalState("bench").apply(goalstate_pb2.GoalStateUpdate.FromString(raw))
+    reconciler = Reconciler(driver)
+    first = reconciler.reconcile(goal)  # full: it also removes the 10k rounds' entries
+    if not first.report.ok:
+        raise RuntimeError(f"full pass failed: {next(iter(first.report.failed.values()), '')}")
+    times: dict[bool, list[float]] = {True: [], False: []}
+    for i, planned_from_last in enumerate([True] * incremental + [False] * full):
+        update = goalstate_pb2.GoalStateUpdate(base_revision=goal.revision, revision=goal.revision + 1)
+        n = update.upserts.add().neighbor
+        n.port_id, n.vni, n.ip_address = f"delta-{i}", 2000, f"10.200.{i >> 8}.{i & 255}"
+        n.mac_address, n.host_id, n.host_ip = "fa:16:3e:aa:00:01", "nh7", "10.252.0.7"
+        data = update.SerializeToString()
+        start = time.perf_counter()
+        update = goalstate_pb2.GoalStateUpdate.FromString(data)
+        goal = goal.apply(update)
+        outcome = reconciler.reconcile(goal, [update] if planned_from_last else ())
+        times[planned_from_last].append(time.perf_counter() - start)
+        if outcome.incremental != planned_from_last or outcome.plan.counts() != {"SetEndpoint": 1}:
+            raise RuntimeError(f"delta {i}: incremental={outcome.incremental}, plan {outcome.plan.counts()}")
+        if not outcome.report.ok:
+            raise RuntimeError(f"delta {i} failed: {next(iter(outcome.report.failed.values()))}")
+    return median(times[True]), median(times[False])
+
+
 # -- workloads ---------------------------------------------------------------------------------
 
 
@@ -258,6 +291,7 @@ def main() -> int:
     quick = args.quick
     rounds, big = (3, 100_000) if quick else (7, 1_000_000)
     wires, pings, tcp_seconds, tcp_runs = (5, 200, 2, 2) if quick else (10, 1000, 5, 3)
+    deltas_full = 3
 
     cache = Path(tempfile.mkdtemp(prefix="bench-dp-bpf-"))
     build.compile_object(cache)
@@ -286,6 +320,7 @@ def main() -> int:
 
         wire_ms = bench_port_wire(lab, subnet, wires)
         small_s, small_cpu, large_s, large_cpu, stages = bench_neighbors(lab, rounds, big)
+        delta_s, delta_full_s = bench_deltas(lab.drivers["nb"], neighbor_snapshot(big, 2000), 20, deltas_full)
     finally:
         lab.down()
         shutil.rmtree(cache, ignore_errors=True)
@@ -297,6 +332,8 @@ def main() -> int:
         "neighbors_10k_cpu_s": round(small_cpu, 4),
         f"{big_name}_cpu_s": round(large_cpu, 3),
         **{f"{big_name}_{stage}_s": round(t, 3) for stage, t in zip(STAGES, stages, strict=True)},
+        "neighbor_delta_ms": round(delta_s * 1e3, 2),
+        "neighbor_delta_full_ms": round(delta_full_s * 1e3, 1),
         "port_wire_ms": round(wire_ms, 2),
         "tcp_ratio": round(median(over_bps) / median(under_bps), 3),
         "tcp_overlay_gbps": round(median(over_bps) / 1e9, 2),
@@ -310,6 +347,7 @@ def main() -> int:
         "mode": "quick" if quick else "full",
         "neighbor_rounds_10k": rounds,
         "neighbors_large": big,
+        "neighbor_deltas": {"incremental": 20, "full": deltas_full},
         "neighbor_hosts": NEIGHBOR_HOSTS,
         "port_wires": wires,
         "pings": pings,

@@ -19,6 +19,7 @@ import gc
 import ipaddress
 import socket
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import compress
@@ -286,6 +287,15 @@ class Endpoints(Mapping[EndpointKey, Endpoint]):
         """The remote keys, without building the dict (a key may repeat)."""
         return self._keys if self._remote is None else self._remote.keys()
 
+    def remote_key_sets(self) -> tuple[set[bytes], set[bytes]]:
+        """The remote keys, and those of them listed more than once in the packed form."""
+        if not self._keys:
+            return set(self.remote), set()
+        held = set(self._keys)
+        if len(held) == len(self._keys):
+            return held, set()
+        return held, {k for k, n in Counter(self._keys).items() if n > 1}
+
     def remote_bulk(self) -> tuple[bytes, bytes]:
         """Every remote entry, as (keys, values) end to end: a batch update's buffers."""
         if self._remote is None:
@@ -443,7 +453,20 @@ def _local_port(
 @bulk
 def desired(goal: GoalState, config: Config | None = None) -> State:
     """The data plane this host's goal state asks for (`config` defaults to `Config()`)."""
-    config = config or Config()
+    ports, rules, local, problems = local_part(goal)
+    endpoints = _endpoints(goal, local, problems)
+    return State(config=config or Config(), ports=ports, endpoints=endpoints, rules=rules, problems=problems)
+
+
+Problems = dict[tuple[int, str], str]  # (GoalStateKind, id) -> why it is not (fully) realised
+
+
+def local_part(
+    goal: GoalState,
+) -> tuple[dict[str, LocalPort], dict[str, dict[RuleKey, Ranges]], dict[bytes, Endpoint], Problems]:
+    """What the ports bound to this host ask for: their `LocalPort`s, compiled rules, endpoints
+    (by packed key) and problems. Depends on the goal's ports, VPCs, subnets, security groups and
+    group members, never on its neighbors."""
     problems: dict[tuple[int, str], str] = {}
     ports: dict[str, LocalPort] = {}
     rules: dict[str, dict[RuleKey, Ranges]] = {}
@@ -465,8 +488,7 @@ def desired(goal: GoalState, config: Config | None = None) -> State:
                 )
                 continue
             local[key] = Endpoint(port_id, None, lp.mac)
-    endpoints = _endpoints(goal, local, problems)
-    return State(config=config, ports=ports, endpoints=endpoints, rules=rules, problems=problems)
+    return ports, rules, local, problems
 
 
 def _endpoints(
@@ -512,8 +534,10 @@ def _endpoints(
         values = b"".join(values[i * vs : (i + 1) * vs] for i in kept)
         keys = [keys[i] for i in kept]
         for port_id, n in goal.neighbors.items():
+            if n.host_id == own or (KIND_NEIGHBOR, port_id) in problems:
+                continue  # a bad neighbor keeps its own problem
             try:
-                if n.host_id != own and pack_key((n.vni, n.ip_address)) in clash:
+                if pack_key((n.vni, n.ip_address)) in clash:
                     problems[(KIND_NEIGHBOR, port_id)] = f"address {n.ip_address} is a port on this host"
             except ValueError:
                 continue
@@ -559,16 +583,40 @@ def _first(
 ) -> bool:
     """A neighbor checked (its MAC too if `strict`, else the bulk check does it); if good, its
     host and VNI are cached, else the problem is recorded."""
-    host_ip, ip, mac, vni, port_id = n.host_ip, n.ip_address, n.mac_address, n.vni, n.port_id
-    if not host_ip:
-        problems[(KIND_NEIGHBOR, port_id)] = f"host {n.host_id} has no underlay ip yet"
+    problem = _neighbor_problem(n, strict)
+    if problem:
+        problems[(KIND_NEIGHBOR, n.port_id)] = problem
         return False
-    if not (0 < vni <= MAX_VNI and _ipv4(host_ip) and _ipv4(ip) and (not strict or _mac(mac.lower()))):
-        problems[(KIND_NEIGHBOR, port_id)] = f"bad neighbor {ip!r} {mac!r} on {host_ip!r} vni {vni}"
-        return False
-    heads[host_ip] = socket.inet_pton(socket.AF_INET, host_ip)
-    vnis[vni] = vni.to_bytes(4, "little")
+    heads[n.host_ip] = socket.inet_pton(socket.AF_INET, n.host_ip)
+    vnis[n.vni] = n.vni.to_bytes(4, "little")
     return True
+
+
+def _neighbor_problem(n: goalstate_pb2.Neighbor, check_mac: bool) -> str:
+    """Why this neighbor cannot be an endpoint ("" if it can; its MAC only if `check_mac`)."""
+    host_ip, ip, mac, vni = n.host_ip, n.ip_address, n.mac_address, n.vni
+    if not host_ip:
+        return f"host {n.host_id} has no underlay ip yet"
+    if not (0 < vni <= MAX_VNI and _ipv4(host_ip) and _ipv4(ip) and (not check_mac or _mac(mac.lower()))):
+        return f"bad neighbor {ip!r} {mac!r} on {host_ip!r} vni {vni}"
+    return ""
+
+
+def neighbor_entry(
+    n: goalstate_pb2.Neighbor, own: str | None, local: Mapping[bytes, Endpoint]
+) -> tuple[bytes, bytes] | str | None:
+    """What one neighbor adds to the endpoints table, as `desired` decides it: its packed
+    (key, value), or the problem that keeps it out, or None for a port of host `own` (the host's
+    own ports are in `local`). A neighbor that shares its key with another is not judged here."""
+    if n.host_id == own:
+        return None
+    problem = _neighbor_problem(n, check_mac=True)
+    if problem:
+        return problem
+    key = pack_key((n.vni, n.ip_address))
+    if key in local:
+        return f"address {n.ip_address} is a port on this host"
+    return key, pack_remote(n.host_ip, n.mac_address)
 
 
 def owners(goal: GoalState, state: State) -> dict[bytes, tuple[int, str]]:

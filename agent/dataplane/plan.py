@@ -43,6 +43,11 @@ from .model import (
 from .rules import Ranges, RuleKey
 
 
+def _each_key(keys: bytes) -> Iterator[bytes]:
+    ks = ENDPOINT_KEY.size
+    return (keys[i : i + ks] for i in range(0, len(keys), ks))
+
+
 @dataclass(frozen=True, slots=True)
 class SetConfig:
     config: Config
@@ -97,6 +102,9 @@ class SetEndpoints:
         for i in range(len(self)):
             yield keys[i * ks : (i + 1) * ks], values[i * vs : (i + 1) * vs]
 
+    def each_key(self) -> Iterator[bytes]:
+        return _each_key(self.keys)
+
 
 @dataclass(frozen=True, slots=True, eq=False)
 class DeleteEndpoints:
@@ -114,9 +122,7 @@ class DeleteEndpoints:
         return len(self.keys) // ENDPOINT_KEY.size
 
     def each_key(self) -> Iterator[bytes]:
-        ks, keys = ENDPOINT_KEY.size, self.keys
-        for i in range(len(self)):
-            yield keys[i * ks : (i + 1) * ks]
+        return _each_key(self.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,8 +176,15 @@ class Plan:
 
 
 @bulk
-def plan(desired: State, installed: State) -> Plan:
-    """The ordered operations that take `installed` to `desired` (see the module docstring)."""
+def plan(
+    desired: State,
+    installed: State,
+    *,
+    remote: tuple[SetEndpoints, DeleteEndpoints] | None = None,
+) -> Plan:
+    """The ordered operations that take `installed` to `desired` (see the module docstring).
+    `remote`, when given, is the change to the endpoints on other hosts, already worked out (by
+    `incremental.Neighbors`); the two states' remote endpoints are then not compared."""
     items: list[Item] = []
     replaced = {
         pid
@@ -229,7 +242,10 @@ def plan(desired: State, installed: State) -> Plan:
     want, have_local, have_remote = desired.endpoints, inst_endpoints.local, inst_endpoints.remote
     want_local = want.local
     items.extend(SetEndpoint(unpack_key(k), ep) for k, ep in want_local.items() if have_local.get(k) != ep)
-    if have_remote:
+    if remote is not None:
+        if len(remote[0]):
+            items.append(remote[0])
+    elif have_remote:
         get = have_remote.get
         changed = {k: v for k, v in want.remote.items() if get(k) != v}
         if changed:
@@ -241,13 +257,18 @@ def plan(desired: State, installed: State) -> Plan:
     # 6. endpoints out
     gone = [k for k in have_local if k not in want_local]
     if gone:  # a local address that is now remote stays: step 5 rewrote it
-        now_remote = set(gone).intersection(want.remote_keys())
+        if remote is None:
+            now_remote = set(gone).intersection(want.remote_keys())
+        else:
+            now_remote = set(remote[0].each_key())
         gone = [k for k in gone if k not in now_remote]
-    if have_remote:
+    if remote is None and have_remote:
         want_remote = want.remote
         gone.extend(k for k in have_remote if k not in want_remote and k not in want_local)
     if gone:
         items.append(DeleteEndpoints(b"".join(gone)))
+    if remote is not None and len(remote[1]):
+        items.append(remote[1])
     # 7. rule entries out
     for pid in sorted(inst_rules):
         want_rules = desired.rules.get(pid, {})

@@ -52,6 +52,7 @@ def test_snapshot_then_deltas_are_programmed_and_acked() -> None:
         await s.send(snapshot_of(goals[0]))
         await s.ack()
         await s.send(delta(goals[0], goals[1]))
+        await s.ack()
         await s.send(delta(goals[1], goals[2]))
 
     async def main() -> None:
@@ -82,6 +83,8 @@ def test_snapshot_then_deltas_are_programmed_and_acked() -> None:
             assert agent.welcome is not None and agent.welcome.member_id == "scripted"
             assert agent.metrics.updates.labels("full")._value.get() == 1
             assert agent.metrics.updates.labels("delta")._value.get() == 2
+            # a port on another host is planned from the last pass; a port of this host's is not
+            assert agent.metrics.incremental_reconciles._value.get() == 1
 
     asyncio.run(main())
 
