@@ -4,7 +4,10 @@
 the relevance index and returns, for every host whose goal state changed, the delta that takes
 it from its previous goal state to the one at `revision` (the batch's cluster revision: a host's
 goal-state revision is the cluster revision at which it was computed). Only hosts whose goal
-state actually changed get a delta, and a delta lists only items that changed.
+state actually changed get a delta, and a delta lists only items that changed. A host that
+joins a VPC holding most of its goal state gets None instead: send it a snapshot. The join
+would be one new item per port of the VPC (a second of the loop for 50,000 ports), where a
+snapshot joins items already encoded.
 
 How a batch is diffed: for every event, `RelevanceIndex.touched` names (before the event is
 applied) every key whose item or audience the event may change. The first time a key is
@@ -38,6 +41,9 @@ from alcor.v1 import watch_pb2 as watch
 _EXISTS = gs.GoalStateItem()
 
 DEFAULT_KEY_HISTORY = 256  # per host: resuming past more changes than this is a snapshot
+# a join of more keys than the key history, and more than this share of the host's keys after
+# it, is sent as a snapshot (about 3 us a key from encoded items, against 20 for a new item)
+SNAPSHOT_SHARE = 0.25
 DEFAULT_CHANGE_HISTORY = 64
 
 
@@ -92,10 +98,11 @@ class GoalStateEngine:
 
     def apply(
         self, events: Iterable[watch.Event], revision: int, wanted: Callable[[str], bool] | None = None
-    ) -> dict[str, Delta]:
-        """Apply the events after `self.revision` up to `revision`; returns per-host deltas.
-        With `wanted`, a host it refuses (no agent connected) gets its history recorded but no
-        delta built for joining a VPC: that is one item per port of the VPC, built for nobody."""
+    ) -> dict[str, Delta | None]:
+        """Apply the events after `self.revision` up to `revision`; returns per-host deltas, or
+        None for a host better sent a snapshot (see the module docstring). With `wanted`, a host
+        it refuses (no agent connected) gets its history recorded but no delta built for joining
+        a VPC: that is one item per port of the VPC, built for nobody."""
         if revision < self.revision:
             raise ValueError(f"revision {revision} is behind the engine's {self.revision}")
         index = self.index
@@ -146,23 +153,35 @@ class GoalStateEngine:
         # a host that joined a VPC gains its neighbors, one that left loses them; a neighbor
         # touched by the batch itself was diffed above (with the same outcome for this host)
         unsent: dict[str, list[Key]] = {}
+        reset: set[str] = set()  # joined more neighbors than the history holds
+        snapshots: set[str] = set()
         for (host, vpc_id), had in members_before.items():
             has = index.neighbors_in(host, vpc_id)
             if (had is None) == (has is None):
                 continue  # stayed in (its neighbors' own changes are diffed above) or stayed out
+            unwanted = has is not None and wanted is not None and not wanted(host)
+            joined = len(has) if has is not None else 0
+            if joined > self.key_history and (unwanted or joined > SNAPSHOT_SHARE * index.size_of(host)):
+                reset.add(host)  # no key listed: resuming from before this is a snapshot
+                if not unwanted:
+                    snapshots.add(host)
+                continue
             keys = [(it.KIND_NEIGHBOR, p) for p in (has if has is not None else had or ())]
             keys = [k for k in keys if k not in before]
             if not keys:
                 continue
-            if has is not None and wanted is not None and not wanted(host):
+            if unwanted:
                 unsent.setdefault(host, []).extend(keys)
                 continue
             delta = deltas.setdefault(host, {})
             for key in keys:
                 delta[key] = index.item(key) if has is not None else None
-        for host in deltas.keys() | unsent.keys():
-            self._record(host, [*deltas.get(host, ()), *unsent.get(host, ())], first or revision, revision)
-        return deltas
+        for host in deltas.keys() | unsent.keys() | reset:
+            changed = [*deltas.get(host, ()), *unsent.get(host, ())]
+            self._record(host, changed, first or revision, revision, reset=host in reset)
+        out: dict[str, Delta | None] = dict(deltas)
+        out.update(dict.fromkeys(snapshots))
+        return out
 
     def _diff_members(
         self,
@@ -215,14 +234,17 @@ class GoalStateEngine:
                 else:
                     hosts.discard(host)
 
-    def _record(self, host: str, changed: Iterable[Key], first: int, revision: int) -> None:
+    def _record(
+        self, host: str, changed: Iterable[Key], first: int, revision: int, *, reset: bool = False
+    ) -> None:
+        """Note the keys changed for `host` at `revision`; `reset`: more changed than listed."""
         history = self._history.get(host)
         if history is None:
             history = HostHistory(self.start_revision, host in self._loaded_hosts)
             self._history[host] = history
         keys = history.keys
         changed = list(changed)
-        if len(changed) > self.key_history:
+        if reset or len(changed) > self.key_history:
             # more than the history holds: resuming from before this revision is a snapshot
             keys.clear()
             history.key_floor = max(history.key_floor, revision)

@@ -165,7 +165,9 @@ class GoalStateHub:
             session = self.sessions.get(host)
             if session is None:
                 continue
-            if any(key[0] == KIND_PORT for key in delta):
+            if delta is None:
+                session.force_full(revision)
+            elif any(key[0] == KIND_PORT for key in delta):
                 session.push(revision, delta)
             else:
                 later.append((session, revision, delta))

@@ -207,6 +207,13 @@ class RelevanceIndex:
         keys.extend((it.KIND_GROUP_MEMBERS, r) for r in referenced)
         return keys
 
+    def size_of(self, host: str) -> int:
+        """About how many keys `host`'s goal state holds: its ports and every port of its VPCs."""
+        vpc_ports = self.vpc_ports
+        return len(self.host_ports.get(host, ())) + sum(
+            len(vpc_ports.get(v, ())) for v in self.host_vpcs.get(host, ())
+        )
+
     def hosts(self) -> set[str]:
         """Hosts with a bound port or a node record."""
         return set(self.host_ports) | set(self.nodes)

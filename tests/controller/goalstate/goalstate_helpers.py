@@ -3,6 +3,7 @@ with the agent's own model, and the from-scratch recompute as dicts to compare."
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from alcor.agent.dataplane.model import GoalState
@@ -48,13 +49,15 @@ def load(store: Store, **kw: Any) -> GoalStateEngine:
         return loader.load_engine(store.schema, txn, GoalStateEngine(**kw))
 
 
-def follow(store: Store, engine: GoalStateEngine) -> dict[str, Delta]:
-    """Feed the engine every event it has not seen; the per-host deltas."""
+def follow(
+    store: Store, engine: GoalStateEngine, wanted: Callable[[str], bool] | None = None
+) -> dict[str, Delta | None]:
+    """Feed the engine every event it has not seen; the per-host deltas (None: a snapshot)."""
     with store.read() as txn:
         found = loader.new_events(store.schema, txn, engine.revision)
         assert found is not None, "the change log was compacted past the engine"
         events, revision = found
-        return engine.apply(events, revision)
+        return engine.apply(events, revision, wanted)
 
 
 def snapshot(engine: GoalStateEngine, host: str) -> GoalState:

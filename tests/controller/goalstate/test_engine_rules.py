@@ -192,3 +192,28 @@ def test_delta_since_and_changed_at(store: Store, h: Harness) -> None:
         follow(store, engine)
     assert engine.delta_since("h1", start) is None
     assert engine.delta_since("h1", engine.revision) == {}
+
+
+
+def test_a_host_joining_a_vpc_that_would_be_most_of_its_state_is_sent_a_snapshot(
+    store: Store, h: Harness
+) -> None:
+    _, big = h.network()
+    small_vpc = h.vpc("10.1.0.0/16")
+    small = h.subnet(small_vpc.id, "10.1.1.0/24")
+    for i in range(12):
+        h.port(big.id, host_id=f"h{i % 3}")
+    lone = h.port(small.id, host_id="h9")
+    engine = load(store, key_history=8)
+    joining = h.port(big.id, host_id="h5")  # h5 joins: 12 neighbors, all of its goal state
+    h.port(small.id, host_id="h1")  # h1 joins the small VPC: 1 neighbor next to its 8
+    h.port(big.id, host_id="h6")  # h6 joins too, but no agent of h6 is connected
+    deltas = follow(store, engine, wanted=lambda host: host != "h6")
+    assert deltas["h5"] is None
+    assert deltas["h1"] is not None and (NEIGHBOR, lone.id) in deltas["h1"]
+    # h6 is sent only what the batch itself touched (h5's new port), not the 12 it joined
+    assert deltas["h6"] is not None
+    assert [key for key in deltas["h6"] if key[0] == NEIGHBOR] == [(NEIGHBOR, joining.id)]
+    # the history says so too: resuming h5 from before the join is a snapshot as well
+    assert engine.delta_since("h5", engine.revision - 3) is None
+    assert engine.full("h5") == expected(store, "h5")

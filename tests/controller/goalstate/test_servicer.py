@@ -209,6 +209,26 @@ def test_full_snapshot_when_history_is_gone_or_ahead(env: Env) -> None:
     assert ahead.update().full
 
 
+def test_an_agent_whose_host_joins_a_large_vpc_is_sent_a_snapshot(env: Env) -> None:
+    vpc, _ = env.network()
+    request = net.CreateSubnetRequest(project_id="p1", vpc_id=vpc.id, cidr="10.0.4.0/22")
+    big = env.api.CreateSubnet(request, metadata=ADMIN_MD).subnet
+    ports = [net.CreatePortRequest(project_id="p1", subnet_id=big.id, host_id="h2") for _ in range(300)]
+    env.api.CreatePorts(net.CreatePortsRequest(ports=ports), metadata=ADMIN_MD)
+    h1 = env.agent("h1")
+    h1.welcome()
+    assert h1.update().full
+    h1.ack(h1.goal.revision)
+    # 300 neighbors, more than the history keeps and all of h1's goal state: a snapshot, built
+    # from encoded items, rather than a delta of 300 new ones
+    port = env.port(big.id, "h1")
+    update = h1.update()
+    assert update.full and update.revision >= port.revision
+    env.converge(h1)
+    h1.ack(h1.goal.revision)
+    assert env.until(lambda: env.get_port(port.id).status == res.PORT_STATUS_ACTIVE)
+
+
 def test_newer_stream_replaces_older(env: Env) -> None:
     first = env.agent("h1")
     first.welcome()
