@@ -214,7 +214,8 @@ class PeerTransport(peer_pb2_grpc.RaftPeerServicer):
     ) -> peer_pb2.ProposeResponse:
         await self.authenticate(context)
         if self.on_propose is None:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "not the leader: no node is attached")
+            # an answer, not a transport failure: the follower knows nothing was appended
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, "not the leader: no node is attached")
             raise AssertionError("unreachable")
         on_propose = self.on_propose
         # proposed together: they share a Ready, an fsync and a replication round
@@ -247,14 +248,20 @@ def status_code(e: RaftError) -> grpc.StatusCode:
 
 
 def error_from_status(e: grpc.aio.AioRpcError, leader: str) -> RaftError:
-    """The RaftError a forwarded proposal's status stands for (the inverse of status_code)."""
-    return error_from_code(e.code(), e.details() or "", leader)
+    """The RaftError of a forwarding request that failed as a whole. Only the leader's own
+    refusal (FAILED_PRECONDITION: no node attached) says nothing was appended; anything else,
+    UNAVAILABLE included (a connection reset by a leader killed mid-request looks the same as
+    one that was never made), leaves the proposals' fate unknown."""
+    if e.code() == grpc.StatusCode.FAILED_PRECONDITION:
+        return NotLeader("")
+    return OutcomeUnknown(f"forwarded to {leader}: {e.code().name}: {e.details() or ''}")
 
 
 _CODES = {c.value[0]: c for c in grpc.StatusCode}
 
 
 def error_from_code(code: grpc.StatusCode | int, detail: str, leader: str) -> RaftError:
+    """The RaftError of one proposal's outcome in a forwarding reply (the inverse of status_code)."""
     if isinstance(code, int):
         code = _CODES.get(code, grpc.StatusCode.UNKNOWN)
     if code == grpc.StatusCode.UNAVAILABLE:

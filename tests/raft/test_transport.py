@@ -11,7 +11,7 @@ from support.certs import issue, make_ca
 
 from alcor.internal import peer_pb2, peer_pb2_grpc
 from alcor.raft.errors import NotLeader, OutcomeUnknown, ProposalLost
-from alcor.raft.transport import QUEUE_LIMIT, PeerTransport, TlsFiles, error_from_code
+from alcor.raft.transport import QUEUE_LIMIT, PeerTransport, TlsFiles, error_from_code, error_from_status
 from alcor.raft.types import ConfState, Entry, Message, MessageType, Snapshot, SnapshotMetadata
 
 
@@ -171,6 +171,39 @@ def test_forwarded_proposals_get_one_outcome_each_in_order() -> None:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.Propose(request, timeout=10)  # without the secret
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        await stop(a, b)
+
+    asyncio.run(main())
+
+
+def test_a_forwarding_request_cut_off_in_flight_leaves_its_fate_unknown() -> None:
+    """A leader killed while it holds a forwarded request resets the connection: UNAVAILABLE,
+    as a refused connection would be, but the proposals may have been appended. Only the
+    leader's own refusal (no node attached) says that nothing was."""
+
+    async def main() -> None:
+        a, b = await pair("s3cret", "s3cret")
+        stub = peer_pb2_grpc.RaftPeerStub(a[1].channel_to("b"))
+        request = peer_pb2.ProposeRequest(proposals=[b"x"])
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.Propose(request, metadata=a[1].metadata(), timeout=10)
+        assert isinstance(error_from_status(refused.value, "b"), NotLeader)
+
+        arrived = asyncio.Event()
+
+        async def on_propose(data: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            arrived.set()
+            await asyncio.sleep(30)  # appended, and then the leader dies before it answers
+            return b""
+
+        b[1].on_propose = on_propose
+        call = asyncio.ensure_future(stub.Propose(request, metadata=a[1].metadata(), timeout=10))
+        await arrived.wait()
+        await b[0].stop(None)
+        with pytest.raises(grpc.aio.AioRpcError) as cut:
+            await call
+        assert cut.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert isinstance(error_from_status(cut.value, "b"), OutcomeUnknown)
         await stop(a, b)
 
     asyncio.run(main())
