@@ -1,9 +1,11 @@
 """Raft members as real processes on loopback: kill -9, SIGSTOP and whole-cluster crashes under
-load lose no acknowledged write, replicas end identical, and a deposed leader serves no stale read."""
+load lose no acknowledged write, replicas end identical, a deposed leader serves no stale read, and
+what clients saw through a leader kill and a pause is linearizable."""
 
 from __future__ import annotations
 
 import json
+import random
 import signal
 import threading
 import time
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import grpc
 import pytest
+from support.linearizability import GET, PUT, History, check
 from support.processes import Proc, ProcessCluster
 
 pytestmark = pytest.mark.slow
@@ -178,3 +181,126 @@ def test_five_members_survive_losing_two(tmp_path: Path) -> None:
         assert w.acked <= items.keys()
     finally:
         c.stop()
+
+
+def refused(e: grpc.RpcError) -> bool:
+    """Did the member answer that the put was not applied (kvserver.code_for)?"""
+    code, details = e.code(), e.details() or ""  # type: ignore[attr-defined]
+    return code == grpc.StatusCode.ABORTED or (
+        code == grpc.StatusCode.UNAVAILABLE and details.startswith("NotLeader")
+    )
+
+
+class Clients:
+    """Threads doing random puts (a value unique to each) and linearizable gets on a few keys
+    against random live members (followers forward), recorded in a History.
+
+    A put the member refused as ProposalLost (ABORTED) or NotLeader (UNAVAILABLE naming it:
+    no leader, or the leader said it is not one) was certainly not applied, and the history
+    holds the member to that. A bare UNAVAILABLE is a connection lost, maybe after the member
+    appended the put: unknown, as are timeouts and anything else."""
+
+    KEYS = (b"k0", b"k1", b"k2")
+
+    def __init__(self, cluster: ProcessCluster, history: History, threads: int = 5, seed: int = 0) -> None:
+        self.cluster = cluster
+        self.history = history
+        self.seed = seed
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True) for t in range(threads)]
+
+    def __enter__(self) -> Clients:
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(30)
+
+    def _run(self, t: int) -> None:
+        rng = random.Random(self.seed * 1000 + t)
+        client = f"c{t}"
+        i = 0
+        while not self.stop.is_set():
+            alive = self.cluster.alive()
+            if not alive:
+                time.sleep(0.02)
+                continue
+            target = rng.choice(alive)
+            key = rng.choice(self.KEYS)
+            if rng.random() < 0.5:
+                value = f"{client}-{i}".encode()
+                i += 1
+                handle = self.history.invoke(client, PUT, key, value)
+                method, payload = "Put", key + b"=" + value
+            else:
+                handle = self.history.invoke(client, GET, key)
+                method, payload = "Get", key
+            try:
+                output = target.call(method, payload, timeout=2.0)
+            except grpc.RpcError as e:
+                if method == "Put" and refused(e):
+                    self.history.failed(handle)
+                else:
+                    self.history.unknown(handle)
+                time.sleep(0.01)
+                continue
+            self.history.ok(handle, output)
+
+    def read_from(self, target: Proc) -> None:
+        """One get of each key sent to target now, answered whenever it answers (on a paused
+        member: when it wakes, still believing it leads, racing the news of the new term)."""
+        for n, key in enumerate(self.KEYS):
+            probe = threading.Thread(target=self._get, args=(f"probe{n}", target, key), daemon=True)
+            self.threads.append(probe)
+            probe.start()
+
+    def _get(self, client: str, target: Proc, key: bytes) -> None:
+        handle = self.history.invoke(client, GET, key)
+        try:
+            output = target.call("Get", key, timeout=5.0)
+        except grpc.RpcError:
+            self.history.unknown(handle)
+            return
+        self.history.ok(handle, output)
+
+    def wait_for_ok(self, count: int, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while (done := self.history.counts().ok) < count:
+            assert time.monotonic() < deadline, f"only {done} operations answered"
+            time.sleep(0.02)
+
+
+def test_history_through_leader_kill_and_pause_is_linearizable(tmp_path: Path) -> None:
+    history = History()
+    c = ProcessCluster(tmp_path, size=3)
+    try:
+        c.start()
+        with Clients(c, history, threads=5, seed=7) as clients:
+            clients.wait_for_ok(100)
+            old = c.leader()
+            c.kill9(old.id)
+            c.leader(exclude=old.id)
+            clients.wait_for_ok(history.counts().ok + 100)
+            c.launch(old.id)
+            clients.wait_for_ok(history.counts().ok + 100)
+            paused = c.leader()
+            c.signal(paused.id, signal.SIGSTOP)
+            stopped = time.monotonic()
+            try:
+                c.leader(exclude=paused.id)
+                clients.wait_for_ok(history.counts().ok + 30)  # writes the paused one never saw
+                clients.read_from(paused)
+                time.sleep(max(0.3, stopped + 1.5 - time.monotonic()))
+            finally:
+                c.signal(paused.id, signal.SIGCONT)
+            clients.wait_for_ok(history.counts().ok + 100)
+    finally:
+        c.stop()
+    counts = history.counts()
+    result = check(history)
+    print(f"history: {counts}; searched {result.ops} operations")
+    assert counts.ok >= 200, counts
+    assert result.ok, result.explanation
