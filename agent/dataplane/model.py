@@ -29,6 +29,7 @@ from typing import NamedTuple, ParamSpec, TypeVar
 from alcor.addresses import changed
 from alcor.v1 import goalstate_pb2, resources_pb2
 
+from .layered import Layered
 from .rules import Ranges, RuleKey, compile_rules, expand, rules_version
 
 KIND_VPC = goalstate_pb2.GOAL_STATE_KIND_VPC
@@ -51,6 +52,8 @@ _KIND_ATTR = {kind: attr for kind, attr, _ in _ITEM_FIELDS.values()}
 _NEIGHBOR, _PORT_ID = attrgetter("neighbor"), attrgetter("port_id")
 
 DEFAULT_GATEWAY_MAC = "02:a1:c0:00:00:01"
+# from this size on a delta makes a new version of the neighbors table instead of a copy
+LAYERED_NEIGHBORS = 4096
 MAX_VNI = (1 << 24) - 1
 
 
@@ -111,6 +114,14 @@ class GoalState:
                 tables[attr] = dict(getattr(self, attr))
             return tables[attr]
 
+        # a large neighbors table is not copied: the delta's neighbors make a new `Layered`
+        # version of it (these two lists), the old goal state keeping its own
+        layered = not update.full and (
+            isinstance(self.neighbors, Layered) or len(self.neighbors) >= LAYERED_NEIGHBORS
+        )
+        set_neighbors: list[tuple[str, goalstate_pb2.Neighbor]] = []
+        del_neighbors: list[str] = []
+
         # a large snapshot is nearly all neighbors: they are read with C-level loops (map,
         # zip), no bytecode and no WhichOneof per item. Reading `neighbor` of another kind of
         # item gives an empty message (reads never set a oneof) with port_id "": those items
@@ -119,7 +130,9 @@ class GoalState:
         msgs = list(map(_NEIGHBOR, upserts))
         ids = list(map(_PORT_ID, msgs))
         others = list(compress(range(len(ids)), map(not_, ids)))
-        if len(others) < len(ids):
+        if layered:
+            set_neighbors.extend((i, m) for i, m in zip(ids, msgs, strict=True) if i)
+        elif len(others) < len(ids):
             neighbors = table("neighbors")
             blank = neighbors.get("")
             neighbors.update(zip(ids, msgs, strict=True))
@@ -140,14 +153,26 @@ class GoalState:
                 continue
             _, attr, id_field = fields[which]
             msg = getattr(item, which)
+            if layered and attr == "neighbors":
+                set_neighbors.append((getattr(msg, id_field), msg))
+                continue
             target = get(attr)
             if target is None:
                 target = table(attr)
             target[getattr(msg, id_field)] = msg
         for key in update.deletes:
             gone = _KIND_ATTR.get(key.kind)
-            if gone is not None:
+            if gone is None:
+                continue
+            if layered and gone == "neighbors":
+                del_neighbors.append(key.id)
+            else:
                 table(gone).pop(key.id, None)
+        if set_neighbors or del_neighbors:
+            held = self.neighbors
+            if not isinstance(held, Layered):  # a table is never changed once made: share it
+                held = Layered(held if isinstance(held, dict) else dict(held))
+            tables["neighbors"] = held.updated(set_neighbors, del_neighbors)  # type: ignore[assignment]
         return GoalState(
             host_id=self.host_id,
             revision=update.revision,

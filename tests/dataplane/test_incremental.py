@@ -9,9 +9,14 @@ bad, move to this host; group members and rules change under the local ports.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from alcor.agent.dataplane import model
 from alcor.agent.dataplane.memory import MemoryDriver
 from alcor.agent.dataplane.model import KIND_NEIGHBOR, GoalState, desired
 from alcor.agent.dataplane.plan import Item, SetEndpoints, plan
@@ -94,9 +99,26 @@ def delta(goal: GoalState, items: list, peers: str) -> goalstate_pb2.GoalStateUp
     return update
 
 
-@settings(max_examples=300, deadline=None)
-@given(passes)
-def test_incremental_passes_equal_full_passes(script: list) -> None:
+@contextmanager
+def neighbors_layered_from(size: int) -> Iterator[None]:
+    """GoalState.apply makes `Layered` neighbor tables from `size` neighbors on."""
+    default = model.LAYERED_NEIGHBORS
+    model.LAYERED_NEIGHBORS = size
+    try:
+        yield
+    finally:
+        model.LAYERED_NEIGHBORS = default
+
+
+@pytest.mark.parametrize("layered", [False, True], ids=["dict", "layered"])
+@settings(max_examples=200, deadline=None)
+@given(script=passes)
+def test_incremental_passes_equal_full_passes(layered: bool, script: list) -> None:
+    with neighbors_layered_from(0 if layered else model.LAYERED_NEIGHBORS):
+        _incremental_passes_equal_full_passes(script)
+
+
+def _incremental_passes_equal_full_passes(script: list) -> None:
     goal, peers = base()
     fast, full = MemoryDriver(UNDERLAY), MemoryDriver(UNDERLAY)
     by_delta, by_full = Reconciler(fast), Reconciler(full)

@@ -6,9 +6,11 @@ import random
 
 import pytest
 
+from alcor.agent.dataplane.layered import Layered
 from alcor.agent.dataplane.model import (
     KIND_NEIGHBOR,
     KIND_PORT,
+    LAYERED_NEIGHBORS,
     Address,
     Endpoint,
     EndpointKey,
@@ -19,6 +21,7 @@ from alcor.agent.dataplane.model import (
 )
 from alcor.agent.dataplane.rules import INGRESS, RuleKey
 from alcor.agent.dataplane.scenario import Scenario
+from alcor.agent.store import snapshot_of
 from alcor.v1 import goalstate_pb2, resources_pb2
 
 
@@ -221,3 +224,28 @@ def test_a_member_change_applies_to_the_held_list_in_address_order() -> None:
     unknown = goalstate_pb2.GroupMembersChange(security_group_id="other", added_ip_addresses=["10.0.0.3"])
     with pytest.raises(OutOfOrder):
         goal.apply(update(2, 3, goalstate_pb2.GoalStateItem(group_members_change=unknown)))
+
+
+def _far(i: int, mac: str = "fa:16:3e:00:00:01") -> goalstate_pb2.Neighbor:
+    return goalstate_pb2.Neighbor(
+        port_id=f"n{i}", vni=100, ip_address=f"10.1.{i >> 8}.{i & 255}", mac_address=mac,
+        host_id="h2", host_ip="10.250.0.2",
+    )  # fmt: skip
+
+
+def test_a_large_neighbors_table_gets_new_versions_not_copies() -> None:
+    snapshot = goalstate_pb2.GoalStateUpdate(revision=1, full=True)
+    for i in range(LAYERED_NEIGHBORS):
+        snapshot.upserts.add().neighbor.CopyFrom(_far(i))
+    goal = GoalState("h").apply(snapshot)
+    delta = goalstate_pb2.GoalStateUpdate(base_revision=1, revision=2)
+    delta.upserts.add().neighbor.CopyFrom(_far(LAYERED_NEIGHBORS))
+    delta.upserts.add().neighbor.CopyFrom(_far(3, "fa:16:3e:00:00:03"))
+    delta.deletes.add(kind=KIND_NEIGHBOR, id="n5")
+    after = goal.apply(delta)
+    assert isinstance(after.neighbors, Layered)
+    assert len(after.neighbors) == len(goal.neighbors) == LAYERED_NEIGHBORS
+    assert after.neighbors["n3"].mac_address == "fa:16:3e:00:00:03"
+    assert goal.neighbors["n3"].mac_address == "fa:16:3e:00:00:01"  # the old goal state keeps its own
+    assert "n5" in goal.neighbors and "n5" not in after.neighbors
+    assert desired(after) == desired(GoalState("h").apply(snapshot_of(after)))
