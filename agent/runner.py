@@ -66,6 +66,9 @@ class AgentConfig:
     tls: TlsFiles | None = None
     state_dir: Path | None = None  # None: nothing saved, a restart asks for a full snapshot
     resync_interval: float | None = 30.0  # None: no periodic resync
+    # the share of time full resync passes may take: after a pass of T seconds the next waits at
+    # least T / resync_budget (a host with a million neighbors: ~7 s passes, every ~6 min)
+    resync_budget: float = 0.02
     hello_timeout: float = 10.0  # seconds to wait for Welcome
     backoff_initial: float = 0.1
     backoff_max: float = 10.0
@@ -89,6 +92,8 @@ class AgentConfig:
                 raise ValueError(f"bad underlay ip {self.underlay_ip!r}: expected an IPv4 address") from None
         if self.resync_interval is not None and self.resync_interval <= 0:
             raise ValueError(f"resync interval must be positive, not {self.resync_interval}")
+        if not 0 < self.resync_budget <= 1:
+            raise ValueError(f"resync budget must be in (0, 1], not {self.resync_budget}")
         if self.hello_timeout <= 0:
             raise ValueError(f"hello timeout must be positive, not {self.hello_timeout}")
         if self.token is not None and (not self.token or any(c in self.token for c in "\r\n")):
@@ -440,14 +445,25 @@ class Agent:
             )
 
     async def _resync_loop(self, interval: float) -> None:
+        last = self.reconciler.last  # the startup pass, if there was one
+        delay = interval if last is None else max(interval, last.seconds / self.config.resync_budget)
         while True:
-            await self.clock.sleep(interval)
+            await self.clock.sleep(delay)
             if self.goal.revision == 0:
                 continue  # nothing received yet: an empty goal would remove what is installed
             async with self._lock:
                 outcome = await self._reconcile("resync")
                 if outcome.plan.items:
                     log.info("resync repaired the data plane: %s", outcome.plan.counts())
+                stretched = max(interval, outcome.seconds / self.config.resync_budget)
+                if stretched > interval:
+                    log.info(
+                        "a full pass takes %.1f s: resyncing every %.0f s (%.0f%% of the time at most)",
+                        outcome.seconds,
+                        stretched,
+                        self.config.resync_budget * 100,
+                    )
+                delay = stretched
                 call = self._call
                 if call is not None and self.book.pending(outcome.failures, self.goal):
                     told = dict(self.book.reported)

@@ -111,6 +111,13 @@ def _driver(kind: str, underlay_ip: str, pin_dir: str) -> Driver:
     help="Seconds between full reconciles against the installed data plane.",
 )
 @click.option(
+    "--resync-budget",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.02,
+    show_default=True,
+    help="Share of time full reconciles may take: a slower pass stretches the interval.",
+)
+@click.option(
     "--bpf-pin-dir",
     default="/sys/fs/bpf/alcor",
     show_default=True,
@@ -132,6 +139,7 @@ def run(
     tls_cert: str | None,
     tls_key: str | None,
     resync_interval: float,
+    resync_budget: float,
     bpf_pin_dir: str,
     metrics_listen: str | None,
     log_level: str,
@@ -160,6 +168,7 @@ def run(
         tls=tls,
         state_dir=Path(state_dir) if state_dir else None,
         resync_interval=resync_interval,
+        resync_budget=resync_budget,
     )
     if state_dir is None:
         log.info("no --state-dir: a restart of this agent asks for a full snapshot")

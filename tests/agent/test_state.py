@@ -197,6 +197,44 @@ def test_resync_repairs_the_data_plane_and_reports_a_recovered_port() -> None:
     asyncio.run(main())
 
 
+def test_a_slow_full_pass_stretches_the_resync_interval_to_its_budget() -> None:
+    sc, _ = network()
+    goal = sc.goal(H1)
+    timer = {"t": 0.0}
+
+    class SlowDataPlane(MemoryDriver):
+        """Reading the data plane back takes `cost` seconds on the agent's timer."""
+
+        cost = 0.1
+
+        def installed(self):  # type: ignore[no-untyped-def]
+            timer["t"] += self.cost
+            return super().installed()
+
+    async def script(s: Session) -> None:
+        await s.welcome(resumed=False, revision=goal.revision)
+        await s.send(snapshot_of(goal))
+
+    async def main() -> None:
+        clock = ManualClock()
+        driver = SlowDataPlane(IP1)
+        async with serving(script) as (_, addr):
+            settings = config(addr, resync_interval=30.0, resync_budget=0.02)
+            async with running(Agent(settings, driver, clock=clock, timer=lambda: timer["t"])) as agent:
+                resyncs = agent.metrics.reconciles.labels("resync")._value
+                await agent.wait_revision(goal.revision, timeout=10)
+                await wait_for(lambda: clock.sleepers)
+                assert [d for _, d, _ in clock.sleepers] == [30.0]  # 0.1 s / 2% = 5 s: the interval
+                driver.cost = 3.0  # the data plane grew: a full pass takes 3 s, so one per 150 s
+                clock.advance(30.0)
+                await wait_for(lambda: resyncs.get() == 1 and any(d == 150.0 for _, d, _ in clock.sleepers))
+                driver.cost = 0.01  # and shrank again
+                clock.advance(150.0)
+                await wait_for(lambda: resyncs.get() == 2 and any(d == 30.0 for _, d, _ in clock.sleepers))
+
+    asyncio.run(main())
+
+
 def test_status_book_says_each_change_once_ports_first_within_its_limit() -> None:
     sc, ports = network()
     goal = sc.goal(H1)
