@@ -156,16 +156,17 @@ class GoalStateEngine:
         reset: set[str] = set()  # joined more neighbors than the history holds
         snapshots: set[str] = set()
         for (host, vpc_id), had in members_before.items():
-            has = index.neighbors_in(host, vpc_id)
-            if (had is None) == (has is None):
+            count = index.neighbor_count(host, vpc_id)
+            if (had is None) == (count is None):
                 continue  # stayed in (its neighbors' own changes are diffed above) or stayed out
-            unwanted = has is not None and wanted is not None and not wanted(host)
-            joined = len(has) if has is not None else 0
+            joined = count or 0  # 0: it left
+            unwanted = count is not None and wanted is not None and not wanted(host)
             if joined > self.key_history and (unwanted or joined > SNAPSHOT_SHARE * index.size_of(host)):
                 reset.add(host)  # no key listed: resuming from before this is a snapshot
                 if not unwanted:
                     snapshots.add(host)
                 continue
+            has = index.neighbors_in(host, vpc_id)
             keys = [(it.KIND_NEIGHBOR, p) for p in (has if has is not None else had or ())]
             keys = [k for k in keys if k not in before]
             if not keys:

@@ -305,6 +305,13 @@ class RelevanceIndex:
                 out.append((host, vpc_id))
         return out
 
+    def neighbor_count(self, host: str, vpc_id: str) -> int | None:
+        """len(neighbors_in(host, vpc_id)) without listing them (None: not a member)."""
+        own = self.host_vpcs.get(host, {}).get(vpc_id)
+        if not own:
+            return None
+        return len(self.vpc_ports.get(vpc_id, ())) - own
+
     def neighbors_in(self, host: str, vpc_id: str) -> frozenset[str] | None:
         """The ports whose neighbor items `host` holds for a VPC (None: not a member of it)."""
         if not self.host_vpcs.get(host, {}).get(vpc_id):

@@ -217,6 +217,9 @@ def check_step(
             got = as_items(goal) if goal is not None else {}
             assert got == truth[host], f"host {host} at revision {engine.revision}"
             assert engine.full(host) == truth[host]
+            for vpc_id in engine.index.host_vpcs.get(host, {}):
+                listed = engine.index.neighbors_in(host, vpc_id)
+                assert listed is not None and engine.index.neighbor_count(host, vpc_id) == len(listed)
             assert as_items(snapshot(engine, host)) == truth[host]
             if host not in deltas and engine is engines[0]:
                 assert previous.get(host, {}) == truth[host], f"{host} changed without a delta"
