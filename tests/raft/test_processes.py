@@ -10,6 +10,7 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Self
 
 import grpc
 import pytest
@@ -19,18 +20,15 @@ from support.processes import Proc, ProcessCluster
 pytestmark = pytest.mark.slow
 
 
-class Writers:
-    """Threads writing unique keys to whoever leads; a key counts as acknowledged only when Put
-    returned OK. Timeouts and aborts are not acknowledgements (the outcome may be either)."""
+class Threads:
+    """Client threads run by `_run(thread index)` until `stop` is set (when the block ends)."""
 
-    def __init__(self, cluster: ProcessCluster, threads: int = 4) -> None:
+    def __init__(self, cluster: ProcessCluster, threads: int) -> None:
         self.cluster = cluster
-        self.acked: set[str] = set()
-        self.lock = threading.Lock()
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True) for t in range(threads)]
 
-    def __enter__(self) -> Writers:
+    def __enter__(self) -> Self:
         for t in self.threads:
             t.start()
         return self
@@ -39,6 +37,19 @@ class Writers:
         self.stop.set()
         for t in self.threads:
             t.join(30)
+
+    def _run(self, t: int) -> None:
+        raise NotImplementedError
+
+
+class Writers(Threads):
+    """Threads writing unique keys to whoever leads; a key counts as acknowledged only when Put
+    returned OK. Timeouts and aborts are not acknowledgements (the outcome may be either)."""
+
+    def __init__(self, cluster: ProcessCluster, threads: int = 4) -> None:
+        super().__init__(cluster, threads)
+        self.acked: set[str] = set()
+        self.lock = threading.Lock()
 
     def _run(self, t: int) -> None:
         target: Proc | None = None
@@ -191,7 +202,7 @@ def refused(e: grpc.RpcError) -> bool:
     )
 
 
-class Clients:
+class Clients(Threads):
     """Threads doing random puts (a value unique to each) and linearizable gets on a few keys
     against random live members (followers forward), recorded in a History.
 
@@ -203,21 +214,9 @@ class Clients:
     KEYS = (b"k0", b"k1", b"k2")
 
     def __init__(self, cluster: ProcessCluster, history: History, threads: int = 5, seed: int = 0) -> None:
-        self.cluster = cluster
+        super().__init__(cluster, threads)
         self.history = history
         self.seed = seed
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._run, args=(t,), daemon=True) for t in range(threads)]
-
-    def __enter__(self) -> Clients:
-        for t in self.threads:
-            t.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for t in self.threads:
-            t.join(30)
 
     def _run(self, t: int) -> None:
         rng = random.Random(self.seed * 1000 + t)
