@@ -267,7 +267,8 @@ class RaftNode:
         # it was removed at an index it has not applied (its state no longer moves)
         self.removed = asyncio.Event()
         # members whose removal this node applied since it started: id -> the entry's index
-        self._removed_at: dict[str, int] = {}
+        # member id -> log index of its removal; kept in snapshots (NodeSnapshot.removed_at)
+        self._removed_at: dict[str, int] = self._removals_from_snapshot()
         self.transport.removed_at = self._removed_at.get
         self.transport.on_removed = self._told_removed
         self._departing: dict[str, str] = {}  # removed peers still reachable: id -> host:port
@@ -288,6 +289,10 @@ class RaftNode:
             return {}
         members = peer_pb2.NodeSnapshot.FromString(snap.data).members
         return {mid: (a.peer, a.api) for mid, a in members.items()}
+
+    def _removals_from_snapshot(self) -> dict[str, int]:
+        snap = self.storage.snapshot()
+        return dict(peer_pb2.NodeSnapshot.FromString(snap.data).removed_at) if snap.data else {}
 
     async def start(self) -> None:
         self._update_peers()
@@ -379,6 +384,7 @@ class RaftNode:
             await asyncio.to_thread(self.sm.restore, rd.snapshot.metadata.index, snap.app)
             self._applied = self.sm.applied_index()
             self.addresses = {mid: (a.peer, a.api) for mid, a in snap.members.items()}
+            self._removed_at.update(snap.removed_at)  # in place: the transport reads this dict
             self._conf_history = [(rd.snapshot.metadata.index, rd.snapshot.metadata.conf_state)]
             self._update_peers()
         if rd.committed_entries:
@@ -506,7 +512,8 @@ class RaftNode:
                 if at <= index:
                     conf = cs
             members = {mid: peer_pb2.MemberAddress(peer=p, api=a) for mid, (p, a) in self.addresses.items()}
-            data = peer_pb2.NodeSnapshot(members=members, app=app).SerializeToString()
+            snapshot = peer_pb2.NodeSnapshot(members=members, app=app, removed_at=self._removed_at)
+            data = snapshot.SerializeToString()
             done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
             def record() -> None:

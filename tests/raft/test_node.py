@@ -27,6 +27,13 @@ def run(root: Path, body: Callable[[LocalCluster], Awaitable[None]], **kwargs: o
     asyncio.run(main())
 
 
+async def until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.02)
+
+
 def test_proposals_from_every_member_apply_everywhere_in_one_order(tmp_path: Path) -> None:
     async def body(c: LocalCluster) -> None:
         await c.start(["a", "b", "c"])
@@ -244,6 +251,33 @@ def test_a_member_that_missed_its_removal_is_told_by_the_peers_it_campaigns_to(t
             await leader.node.add_member(gone.id, gone.address, "")
 
     run(tmp_path, body)
+
+
+def test_peers_that_compacted_a_removal_away_and_restarted_still_tell_the_removed_member(
+    tmp_path: Path,
+) -> None:
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a", "b", "c"])
+        leader = await c.leader()
+        gone = next(m for m in c.members.values() if m.id != leader.id)
+        await c.kill(c.members.pop(gone.id))
+        await leader.node.remove_member(gone.id)
+        removed_at = leader.node._removed_at[gone.id]
+        for i in range(120):  # snapshot_entries=50: both peers compact past the removal
+            await leader.node.propose(b"k%d=v" % i)
+        for m in c.members.values():
+            await until(lambda m=m: m.node.storage.snapshot().metadata.index > removed_at)
+        for member_id in list(c.members):  # they come back knowing only their snapshots
+            await c.restart(member_id)
+        c.members[gone.id] = gone
+        await c.restart(gone.id)
+        back = c.members[gone.id]
+        await asyncio.wait_for(back.node.removed.wait(), 10)
+        assert b"k0" not in back.sm.items()
+        c.members.pop(gone.id)
+        await c.kill(back)
+
+    run(tmp_path, body, snapshot_entries=50)
 
 
 def test_join_as_learner_then_voter_then_transfer_and_leave(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from alcor.internal import raft_pb2 as alcor_dot_internal_dot_raft__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61lcor/internal/peer.proto\x12\x0e\x61lcor.internal\x1a\x19\x61lcor/internal/raft.proto\"G\n\rSnapshotChunk\x12(\n\x07message\x18\x01 \x01(\x0b\x32\x17.alcor.internal.Message\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\t\n\x07PeerAck\"*\n\rMemberAddress\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0b\n\x03\x61pi\x18\x02 \x01(\t\"\xa6\x01\n\x0cNodeSnapshot\x12:\n\x07members\x18\x01 \x03(\x0b\x32).alcor.internal.NodeSnapshot.MembersEntry\x12\x0b\n\x03\x61pp\x18\x02 \x01(\x0c\x1aM\n\x0cMembersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.alcor.internal.MemberAddress:\x02\x38\x01\")\n\x0eProposeRequest\x12\x11\n\tproposals\x18\x02 \x03(\x0cJ\x04\x08\x01\x10\x02\">\n\x0eProposeOutcome\x12\x0e\n\x06result\x18\x01 \x01(\x0c\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"O\n\x0fProposeResponse\x12\x30\n\x08outcomes\x18\x03 \x03(\x0b\x32\x1e.alcor.internal.ProposeOutcomeJ\x04\x08\x01\x10\x02J\x04\x08\x02\x10\x03\x32\xe4\x01\n\x08RaftPeer\x12?\n\x04Send\x12\x1c.alcor.internal.MessageBatch\x1a\x17.alcor.internal.PeerAck(\x01\x12K\n\x0fInstallSnapshot\x12\x1d.alcor.internal.SnapshotChunk\x1a\x17.alcor.internal.PeerAck(\x01\x12J\n\x07Propose\x12\x1e.alcor.internal.ProposeRequest\x1a\x1f.alcor.internal.ProposeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x19\x61lcor/internal/peer.proto\x12\x0e\x61lcor.internal\x1a\x19\x61lcor/internal/raft.proto\"G\n\rSnapshotChunk\x12(\n\x07message\x18\x01 \x01(\x0b\x32\x17.alcor.internal.Message\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"\t\n\x07PeerAck\"*\n\rMemberAddress\x12\x0c\n\x04peer\x18\x01 \x01(\t\x12\x0b\n\x03\x61pi\x18\x02 \x01(\t\"\x99\x02\n\x0cNodeSnapshot\x12:\n\x07members\x18\x01 \x03(\x0b\x32).alcor.internal.NodeSnapshot.MembersEntry\x12\x0b\n\x03\x61pp\x18\x02 \x01(\x0c\x12?\n\nremoved_at\x18\x03 \x03(\x0b\x32+.alcor.internal.NodeSnapshot.RemovedAtEntry\x1aM\n\x0cMembersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12,\n\x05value\x18\x02 \x01(\x0b\x32\x1d.alcor.internal.MemberAddress:\x02\x38\x01\x1a\x30\n\x0eRemovedAtEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x04:\x02\x38\x01\")\n\x0eProposeRequest\x12\x11\n\tproposals\x18\x02 \x03(\x0cJ\x04\x08\x01\x10\x02\">\n\x0eProposeOutcome\x12\x0e\n\x06result\x18\x01 \x01(\x0c\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t\"O\n\x0fProposeResponse\x12\x30\n\x08outcomes\x18\x03 \x03(\x0b\x32\x1e.alcor.internal.ProposeOutcomeJ\x04\x08\x01\x10\x02J\x04\x08\x02\x10\x03\x32\xe4\x01\n\x08RaftPeer\x12?\n\x04Send\x12\x1c.alcor.internal.MessageBatch\x1a\x17.alcor.internal.PeerAck(\x01\x12K\n\x0fInstallSnapshot\x12\x1d.alcor.internal.SnapshotChunk\x1a\x17.alcor.internal.PeerAck(\x01\x12J\n\x07Propose\x12\x1e.alcor.internal.ProposeRequest\x1a\x1f.alcor.internal.ProposeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_NODESNAPSHOT_MEMBERSENTRY']._loaded_options = None
   _globals['_NODESNAPSHOT_MEMBERSENTRY']._serialized_options = b'8\001'
+  _globals['_NODESNAPSHOT_REMOVEDATENTRY']._loaded_options = None
+  _globals['_NODESNAPSHOT_REMOVEDATENTRY']._serialized_options = b'8\001'
   _globals['_SNAPSHOTCHUNK']._serialized_start=72
   _globals['_SNAPSHOTCHUNK']._serialized_end=143
   _globals['_PEERACK']._serialized_start=145
@@ -41,15 +43,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_MEMBERADDRESS']._serialized_start=156
   _globals['_MEMBERADDRESS']._serialized_end=198
   _globals['_NODESNAPSHOT']._serialized_start=201
-  _globals['_NODESNAPSHOT']._serialized_end=367
-  _globals['_NODESNAPSHOT_MEMBERSENTRY']._serialized_start=290
-  _globals['_NODESNAPSHOT_MEMBERSENTRY']._serialized_end=367
-  _globals['_PROPOSEREQUEST']._serialized_start=369
-  _globals['_PROPOSEREQUEST']._serialized_end=410
-  _globals['_PROPOSEOUTCOME']._serialized_start=412
-  _globals['_PROPOSEOUTCOME']._serialized_end=474
-  _globals['_PROPOSERESPONSE']._serialized_start=476
-  _globals['_PROPOSERESPONSE']._serialized_end=555
-  _globals['_RAFTPEER']._serialized_start=558
-  _globals['_RAFTPEER']._serialized_end=786
+  _globals['_NODESNAPSHOT']._serialized_end=482
+  _globals['_NODESNAPSHOT_MEMBERSENTRY']._serialized_start=355
+  _globals['_NODESNAPSHOT_MEMBERSENTRY']._serialized_end=432
+  _globals['_NODESNAPSHOT_REMOVEDATENTRY']._serialized_start=434
+  _globals['_NODESNAPSHOT_REMOVEDATENTRY']._serialized_end=482
+  _globals['_PROPOSEREQUEST']._serialized_start=484
+  _globals['_PROPOSEREQUEST']._serialized_end=525
+  _globals['_PROPOSEOUTCOME']._serialized_start=527
+  _globals['_PROPOSEOUTCOME']._serialized_end=589
+  _globals['_PROPOSERESPONSE']._serialized_start=591
+  _globals['_PROPOSERESPONSE']._serialized_end=670
+  _globals['_RAFTPEER']._serialized_start=673
+  _globals['_RAFTPEER']._serialized_end=901
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ class MemberAddress(_message.Message):
     def __init__(self, peer: _Optional[str] = ..., api: _Optional[str] = ...) -> None: ...
 
 class NodeSnapshot(_message.Message):
-    __slots__ = ("members", "app")
+    __slots__ = ("members", "app", "removed_at")
     class MembersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -36,11 +36,20 @@ class NodeSnapshot(_message.Message):
         key: str
         value: MemberAddress
         def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[MemberAddress, _Mapping]] = ...) -> None: ...
+    class RemovedAtEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     APP_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_AT_FIELD_NUMBER: _ClassVar[int]
     members: _containers.MessageMap[str, MemberAddress]
     app: bytes
-    def __init__(self, members: _Optional[_Mapping[str, MemberAddress]] = ..., app: _Optional[bytes] = ...) -> None: ...
+    removed_at: _containers.ScalarMap[str, int]
+    def __init__(self, members: _Optional[_Mapping[str, MemberAddress]] = ..., app: _Optional[bytes] = ..., removed_at: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class ProposeRequest(_message.Message):
     __slots__ = ("proposals",)
