@@ -5,9 +5,10 @@ the relevance index and returns, for every host whose goal state changed, the de
 it from its previous goal state to the one at `revision` (the batch's cluster revision: a host's
 goal-state revision is the cluster revision at which it was computed). Only hosts whose goal
 state actually changed get a delta, and a delta lists only items that changed. A host that
-joins a VPC holding most of its goal state gets None instead: send it a snapshot. The join
-would be one new item per port of the VPC (a second of the loop for 50,000 ports), where a
-snapshot joins items already encoded.
+joins a VPC holding most of its goal state, or leaves one that held most of it, gets None
+instead: send it a snapshot. The join would be one new item per port of the VPC (a second of
+the loop for 50,000 ports), where a snapshot joins items already encoded; the leave, one delete
+per port, where a snapshot holds what is left.
 
 How a batch is diffed: for every event, `RelevanceIndex.touched` names (before the event is
 applied) every key whose item or audience the event may change. The first time a key is
@@ -153,19 +154,20 @@ class GoalStateEngine:
         # a host that joined a VPC gains its neighbors, one that left loses them; a neighbor
         # touched by the batch itself was diffed above (with the same outcome for this host)
         unsent: dict[str, list[Key]] = {}
-        reset: set[str] = set()  # joined more neighbors than the history holds
+        reset: set[str] = set()  # gained or lost more neighbors than the history holds
         snapshots: set[str] = set()
         for (host, vpc_id), had in members_before.items():
             count = index.neighbor_count(host, vpc_id)
             if (had is None) == (count is None):
                 continue  # stayed in (its neighbors' own changes are diffed above) or stayed out
-            joined = count or 0  # 0: it left
-            unwanted = count is not None and wanted is not None and not wanted(host)
-            if joined > self.key_history and (unwanted or joined > SNAPSHOT_SHARE * index.size_of(host)):
+            moved = count if count is not None else len(had or ())  # joined, or left
+            unwanted = wanted is not None and not wanted(host)
+            if moved > self.key_history and (unwanted or moved > SNAPSHOT_SHARE * index.size_of(host)):
                 reset.add(host)  # no key listed: resuming from before this is a snapshot
                 if not unwanted:
                     snapshots.add(host)
                 continue
+            unwanted = unwanted and count is not None  # a leave's deletes are cheap: sent anyway
             has = index.neighbors_in(host, vpc_id)
             keys = [(it.KIND_NEIGHBOR, p) for p in (has if has is not None else had or ())]
             keys = [k for k in keys if k not in before]

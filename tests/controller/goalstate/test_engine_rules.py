@@ -194,7 +194,6 @@ def test_delta_since_and_changed_at(store: Store, h: Harness) -> None:
     assert engine.delta_since("h1", engine.revision) == {}
 
 
-
 def test_a_host_joining_a_vpc_that_would_be_most_of_its_state_is_sent_a_snapshot(
     store: Store, h: Harness
 ) -> None:
@@ -217,3 +216,24 @@ def test_a_host_joining_a_vpc_that_would_be_most_of_its_state_is_sent_a_snapshot
     # the history says so too: resuming h5 from before the join is a snapshot as well
     assert engine.delta_since("h5", engine.revision - 3) is None
     assert engine.full("h5") == expected(store, "h5")
+
+
+def test_a_host_leaving_a_vpc_that_held_most_of_its_state_is_sent_a_snapshot(
+    store: Store, h: Harness
+) -> None:
+    _, big = h.network()
+    small_vpc = h.vpc("10.1.0.0/16")
+    small = h.subnet(small_vpc.id, "10.1.1.0/24")
+    for i in range(12):
+        h.port(big.id, host_id=f"h{i % 3}")
+    leaving = h.port(big.id, host_id="h5")
+    h.port(small.id, host_id="h5")
+    engine = load(store, key_history=8)
+    h.ok(caller=ADMIN, delete_port=net.DeleteRequest(id=leaving.id))  # h5 loses 12 neighbors
+    deltas = follow(store, engine)
+    assert deltas["h5"] is None  # a snapshot of what is left, not 12 deletes
+    assert engine.delta_since("h5", engine.revision - 1) is None
+    assert engine.full("h5") == expected(store, "h5")
+    # the hosts that stay get the port's removal as a delta
+    h0 = deltas["h0"]
+    assert h0 is not None and (NEIGHBOR, leaving.id) in h0 and h0[(NEIGHBOR, leaving.id)] is None
