@@ -288,7 +288,7 @@ def test_incremental_equals_recompute(steps: list, reload_at: int) -> None:
         history: list[dict] = []
         for i, (kind, body) in enumerate(PRELUDE + steps):
             if i == reload_at:
-                engines.append(load(store, key_history=3, change_history=4))
+                engines.append(load(store, key_history=1, change_history=4))
                 agents.append({host: snapshot(engines[-1], host) for host in all_hosts(store)})
             if kind == "one":
                 h.apply(world.command(body))
