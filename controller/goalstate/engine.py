@@ -42,8 +42,9 @@ from alcor.v1 import watch_pb2 as watch
 _EXISTS = gs.GoalStateItem()
 
 DEFAULT_KEY_HISTORY = 256  # per host: resuming past more changes than this is a snapshot
-# a join of more keys than the key history, and more than this share of the host's keys after
-# it, is sent as a snapshot (about 3 us a key from encoded items, against 20 for a new item)
+# a join (or leave) of more neighbors than the key history, and more than this share of the
+# host's keys after it, is sent as a snapshot (about 3 us a key from encoded items, against 20
+# for a new item)
 SNAPSHOT_SHARE = 0.25
 DEFAULT_CHANGE_HISTORY = 64
 

@@ -199,8 +199,8 @@ class RelevanceIndex:
         keys: list[Key] = [(it.KIND_PORT, p) for p in own]
         for vpc_id in self.host_vpcs.get(host, ()):
             keys.append((it.KIND_VPC, vpc_id))
-            # the VPC's bound ports not bound here, as C-level set and zip work (100,000 ports
-            # of a VPC: 20 ms instead of 180 reading each port's host)
+            # the VPC's bound ports not bound here, as C-level set and zip work (a host in a
+            # 100,000-port VPC: 0.09 s instead of 0.19 reading each port's host)
             keys.extend(zip(repeat(it.KIND_NEIGHBOR), self.vpc_ports.get(vpc_id, set()) - own))
         keys.extend((it.KIND_SUBNET, s) for s in self.host_subnets.get(host, ()))
         groups = self.host_groups.get(host, {})
