@@ -56,6 +56,11 @@ class AgentMetrics:
             "Reconcile passes planned from the last pass instead of the installed data plane",
             registry=r,
         )
+        self.resync_interval = Gauge(
+            "alcor_agent_resync_interval_seconds",
+            "Seconds until the next full resync: the configured interval, or longer when full passes are slow",
+            registry=r,
+        )
         self.plan_items = Counter("alcor_agent_plan_items", "Plan items executed by the driver", registry=r)
         self.failed_resources = Gauge(
             "alcor_agent_failed_resources",

@@ -448,6 +448,7 @@ class Agent:
         last = self.reconciler.last  # the startup pass, if there was one
         delay = interval if last is None else max(interval, last.seconds / self.config.resync_budget)
         while True:
+            self.metrics.resync_interval.set(delay)
             await self.clock.sleep(delay)
             if self.goal.revision == 0:
                 continue  # nothing received yet: an empty goal would remove what is installed

@@ -228,9 +228,11 @@ def test_a_slow_full_pass_stretches_the_resync_interval_to_its_budget() -> None:
                 driver.cost = 3.0  # the data plane grew: a full pass takes 3 s, so one per 150 s
                 clock.advance(30.0)
                 await wait_for(lambda: resyncs.get() == 1 and any(d == 150.0 for _, d, _ in clock.sleepers))
+                assert agent.metrics.resync_interval._value.get() == 150.0
                 driver.cost = 0.01  # and shrank again
                 clock.advance(150.0)
                 await wait_for(lambda: resyncs.get() == 2 and any(d == 30.0 for _, d, _ in clock.sleepers))
+                assert agent.metrics.resync_interval._value.get() == 30.0
 
     asyncio.run(main())
 
