@@ -194,14 +194,19 @@ def test_delta_since_and_changed_at(store: Store, h: Harness) -> None:
     assert engine.delta_since("h1", engine.revision) == {}
 
 
+def big_and_small(h: Harness) -> tuple[res.Subnet, res.Subnet]:
+    """A VPC with 12 ports on h0-h2 and an empty one; their subnets."""
+    _, big = h.network()
+    small_vpc = h.vpc("10.1.0.0/16")
+    for i in range(12):
+        h.port(big.id, host_id=f"h{i % 3}")
+    return big, h.subnet(small_vpc.id, "10.1.1.0/24")
+
+
 def test_a_host_joining_a_vpc_that_would_be_most_of_its_state_is_sent_a_snapshot(
     store: Store, h: Harness
 ) -> None:
-    _, big = h.network()
-    small_vpc = h.vpc("10.1.0.0/16")
-    small = h.subnet(small_vpc.id, "10.1.1.0/24")
-    for i in range(12):
-        h.port(big.id, host_id=f"h{i % 3}")
+    big, small = big_and_small(h)
     lone = h.port(small.id, host_id="h9")
     engine = load(store, key_history=8)
     joining = h.port(big.id, host_id="h5")  # h5 joins: 12 neighbors, all of its goal state
@@ -221,11 +226,7 @@ def test_a_host_joining_a_vpc_that_would_be_most_of_its_state_is_sent_a_snapshot
 def test_a_host_leaving_a_vpc_that_held_most_of_its_state_is_sent_a_snapshot(
     store: Store, h: Harness
 ) -> None:
-    _, big = h.network()
-    small_vpc = h.vpc("10.1.0.0/16")
-    small = h.subnet(small_vpc.id, "10.1.1.0/24")
-    for i in range(12):
-        h.port(big.id, host_id=f"h{i % 3}")
+    big, small = big_and_small(h)
     leaving = h.port(big.id, host_id="h5")
     h.port(small.id, host_id="h5")
     engine = load(store, key_history=8)
