@@ -14,7 +14,9 @@ import contextlib
 import logging
 import random
 import signal
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -51,6 +53,9 @@ CLUSTER_PREFIX = f"/{SERVICES[2]}/"
 # API messages: a bulk create of thousands of ports is several MB
 MAX_MESSAGE = 64 << 20
 REMOVED_LINGER_S = 1.0  # a removed member keeps running this long, for its last Raft messages
+# each step of a shutdown gets this long (past the streams' grace): a stop that hangs is logged
+# and passed over, so that SIGTERM always ends the process with its data synced and closed
+STOP_STEP_S = 10.0
 SERVER_OPTIONS = [
     ("grpc.max_receive_message_length", MAX_MESSAGE),
     ("grpc.max_send_message_length", MAX_MESSAGE),
@@ -189,13 +194,13 @@ class ControllerNode:
         self._started = False
         await _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING)
         # streams (agents, watches) get `grace` to finish; new calls are refused meanwhile
-        await self.api_server.stop(grace)
+        await _bounded("the API server", self.api_server.stop(grace), grace + STOP_STEP_S)
         self._compactor.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._compactor
-        await self.hub.stop()
-        await self.raft.stop()
-        await self.peer_server.stop(None)
+        await _bounded("the goal-state hub", self.hub.stop(), STOP_STEP_S)
+        await _bounded("Raft", self.raft.stop(), STOP_STEP_S)
+        await _bounded("the peer server", self.peer_server.stop(None), STOP_STEP_S)
         self.metrics.close()
         self.sm.close()
         self.storage.close()
@@ -225,6 +230,18 @@ class ControllerNode:
                 w.cancel()
             log.info("%s: stopping", self.config.id)
             await self.stop()
+
+
+async def _bounded(what: str, step: Coroutine[Any, Any, object], seconds: float) -> None:
+    try:
+        async with asyncio.timeout(seconds):
+            await step
+    except TimeoutError:
+        pending = [t for t in asyncio.all_tasks() if not t.done()]
+        log.error(
+            "%s did not stop within %.0f s; stopping the rest (%d tasks still running, e.g. %s)",
+            what, seconds, len(pending), [t.get_coro() for t in pending[:5]],
+        )
 
 
 def _client_credentials(c: NodeConfig) -> grpc.ChannelCredentials | None:

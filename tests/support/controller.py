@@ -10,6 +10,8 @@ and servicer tests) and real `alcor controller run` processes (for failover test
 from __future__ import annotations
 
 import asyncio
+import faulthandler
+import sys
 import threading
 import time
 from collections.abc import Coroutine
@@ -46,7 +48,11 @@ class InProcessCluster:
         self.configs: dict[str, NodeConfig] = {}
 
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        try:
+            return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        except TimeoutError:
+            _dump(self.loop)  # where the loop's tasks and every thread are: for the CI log
+            raise
 
     @property
     def endpoints(self) -> list[str]:
@@ -91,6 +97,14 @@ class InProcessCluster:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(5)
         self.loop.close()
+
+
+def _dump(loop: asyncio.AbstractEventLoop) -> None:
+    print(f"\n--- {len(asyncio.all_tasks(loop))} tasks on the cluster's loop ---", file=sys.stderr)
+    for task in list(asyncio.all_tasks(loop)):
+        task.print_stack(limit=8, file=sys.stderr)
+    print("--- threads ---", file=sys.stderr, flush=True)
+    faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
 
 
 async def _cancel_rest() -> None:
