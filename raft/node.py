@@ -28,8 +28,9 @@ import os
 import random
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
@@ -54,6 +55,7 @@ from .types import (
 )
 from .wire import decode_conf_change, encode_conf_change
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
@@ -258,6 +260,10 @@ class RaftNode:
         self._tasks: list[asyncio.Task[None]] = []
         self._snapshotting = False
         self._snapshot_task: asyncio.Task[None] | None = None
+        # the node's own threads for storage and state-machine work: stop() waits for them, so
+        # no thread still writes when the caller closes the stores (a cancelled task's thread
+        # runs on)
+        self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"raft-{self.id}")
         self._outbox = Outbox()
         self._release_timer: asyncio.TimerHandle | None = None
         self.leader = NONE
@@ -304,11 +310,13 @@ class RaftNode:
         if self._release_timer is not None:
             self._release_timer.cancel()
         forwarding = [*self._forwarding.values()]
-        for t in [*self._tasks, *forwarding]:
+        snapshotting = [self._snapshot_task] if self._snapshot_task is not None else []
+        for t in [*self._tasks, *forwarding, *snapshotting]:
             t.cancel()
-        for t in [*self._tasks, *forwarding]:
+        for t in [*self._tasks, *forwarding, *snapshotting]:
             with contextlib.suppress(asyncio.CancelledError):
                 await t
+        await asyncio.get_running_loop().run_in_executor(None, self._executor.shutdown, True)
         for fw in self._forward_next:
             if not fw.future.done():
                 fw.future.set_exception(OutcomeUnknown("the node stopped before the proposal was forwarded"))
@@ -321,6 +329,9 @@ class RaftNode:
                 f.set_exception(ReadTimeout("the node stopped"))
 
     # -- inputs -------------------------------------------------------------------------------
+
+    async def _in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
 
     def _submit(self, fn: Callable[[], None]) -> None:
         self._inbox.append(fn)
@@ -363,7 +374,7 @@ class RaftNode:
         self._send(rd.messages)
         if rd.snapshot is not None or sum(e.size() for e in rd.entries) > INLINE_WRITE_BYTES:
             # large (a snapshot, a catching-up follower's batch): written off the loop as a whole
-            await asyncio.to_thread(self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync)
+            await self._in_thread(self.storage.save, rd.hard_state, rd.entries, rd.snapshot, rd.must_sync)
         elif rd.hard_state is not None or rd.entries:
             # The transaction is small and written here; the flush, which holds no Python lock,
             # goes to a thread: a leader's entries travel to followers, and their acks come back,
@@ -374,14 +385,14 @@ class RaftNode:
             # (a goal-state snapshot took 5x longer).
             written = self.storage.write(rd.hard_state, rd.entries, None)
             if rd.must_sync:
-                await asyncio.to_thread(self.storage.flush)
+                await self._in_thread(self.storage.flush)
             self.storage.publish(written)
         self._send(rd.persisted_messages)
         if rd.persisted_messages and rd.committed_entries:
             await asyncio.sleep(0)  # let the acknowledgements leave before applying
         if rd.snapshot is not None:
             snap = peer_pb2.NodeSnapshot.FromString(rd.snapshot.data)
-            await asyncio.to_thread(self.sm.restore, rd.snapshot.metadata.index, snap.app)
+            await self._in_thread(self.sm.restore, rd.snapshot.metadata.index, snap.app)
             self._applied = self.sm.applied_index()
             self.addresses = {mid: (a.peer, a.api) for mid, a in snap.members.items()}
             self._removed_at.update(snap.removed_at)  # in place: the transport reads this dict
@@ -424,7 +435,7 @@ class RaftNode:
                 self._note_conf_change(decode_conf_change(e.data), e.index)
         # in a thread: applying (and the state machine's own commit) must not stall the loop,
         # which meanwhile serves reads and streams and gathers the next proposals
-        results = await asyncio.to_thread(self.sm.apply, fresh) if fresh else []
+        results = await self._in_thread(self.sm.apply, fresh) if fresh else []
         if fresh:
             self._applied = fresh[-1].index
         by_index = {e.index: (e, r) for e, r in zip(fresh, results, strict=True)}
@@ -506,7 +517,7 @@ class RaftNode:
 
     async def _snapshot(self) -> None:
         try:
-            index, app = await asyncio.to_thread(self.sm.snapshot)
+            index, app = await self._in_thread(self.sm.snapshot)
             conf = self.core.conf_state
             for at, cs in self._conf_history:
                 if at <= index:

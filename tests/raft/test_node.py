@@ -4,6 +4,7 @@ linearizable reads, failover, restart from disk, snapshots to a lagging member, 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -278,6 +279,38 @@ def test_peers_that_compacted_a_removal_away_and_restarted_still_tell_the_remove
         await c.kill(back)
 
     run(tmp_path, body, snapshot_entries=50)
+
+
+def test_stop_returns_only_when_its_threads_are_done_with_the_stores(tmp_path: Path) -> None:
+    """A task cancelled while its thread applies entries leaves the thread running; the caller
+    closes the stores after stop() returns, so stop waits for that thread."""
+
+    async def body(c: LocalCluster) -> None:
+        await c.start(["a"])
+        leader = await c.leader()
+        inside, release, finished = threading.Event(), threading.Event(), []
+        apply = leader.sm.apply
+
+        def slow_apply(entries):  # type: ignore[no-untyped-def]
+            inside.set()
+            release.wait(10)
+            result = apply(entries)
+            finished.append(len(entries))
+            return result
+
+        leader.sm.apply = slow_apply  # type: ignore[method-assign]
+        proposal = asyncio.ensure_future(leader.node.propose(b"k=v", timeout=10))
+        await asyncio.get_running_loop().run_in_executor(None, inside.wait, 10)
+        stopping = asyncio.ensure_future(leader.node.stop())
+        await asyncio.sleep(0.3)
+        assert not stopping.done()  # the apply thread still writes
+        release.set()
+        await asyncio.wait_for(stopping, 10)
+        assert finished == [1]
+        with pytest.raises(OutcomeUnknown):
+            await proposal
+
+    run(tmp_path, body)
 
 
 def test_join_as_learner_then_voter_then_transfer_and_leave(tmp_path: Path) -> None:
