@@ -56,10 +56,7 @@ class Reconciler:
         start = self.timer()
         applied, self._applied = self._applied, None
         step = applied.advance(goal, updates) if applied is not None and updates else None
-        if step is not None:
-            want = State(self.config, step.state.ports, step.state.endpoints, step.state.rules, step.problems)
-        else:
-            want = desired(goal, self.config)
+        want = step.state if step is not None else desired(goal, self.config)
         todo = Plan()
         try:
             if step is not None:

@@ -18,7 +18,7 @@ in full (the reconciler drops it after any failure), and the periodic full pass 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from alcor.v1 import goalstate_pb2
 
@@ -85,12 +85,11 @@ class Neighbors:
 @dataclass(frozen=True)
 class Step:
     """What `advance` worked out: the next desired state without its remote endpoints (the
-    local part), the change to the remote endpoints, and every problem of the next state."""
+    local part, with every problem of the next state) and the change to the remote endpoints."""
 
     goal: GoalState
     state: State
     remote: tuple[SetEndpoints, DeleteEndpoints]
-    problems: dict[Key, str]
 
 
 def touched_neighbors(updates: Sequence[goalstate_pb2.GoalStateUpdate]) -> list[str]:
@@ -149,9 +148,9 @@ class Incremental:
         remote = self.neighbors.change(base, goal, touched, state.endpoints.local)
         if remote is None:
             return None
-        return Step(goal, state, remote, {**port_problems, **self.neighbors.problems})
+        return Step(goal, replace(state, problems={**port_problems, **self.neighbors.problems}), remote)
 
     def commit(self, step: Step) -> None:
         """`step` was applied in full: it is the state to advance from."""
         self.goal, self.state = step.goal, step.state
-        self._port_problems = {k: v for k, v in step.problems.items() if k[0] != KIND_NEIGHBOR}
+        self._port_problems = {k: v for k, v in step.state.problems.items() if k[0] != KIND_NEIGHBOR}

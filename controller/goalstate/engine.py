@@ -168,13 +168,12 @@ class GoalStateEngine:
                 if not unwanted:
                     snapshots.add(host)
                 continue
-            unwanted = unwanted and count is not None  # a leave's deletes are cheap: sent anyway
             has = index.neighbors_in(host, vpc_id)
             keys = [(it.KIND_NEIGHBOR, p) for p in (has if has is not None else had or ())]
             keys = [k for k in keys if k not in before]
             if not keys:
                 continue
-            if unwanted:
+            if unwanted and count is not None:  # a leave's deletes are cheap: sent anyway
                 unsent.setdefault(host, []).extend(keys)
                 continue
             delta = deltas.setdefault(host, {})
