@@ -50,6 +50,7 @@ SERVICES = (
     goalstate_pb2.DESCRIPTOR.services_by_name["GoalStateService"].full_name,
 )
 CLUSTER_PREFIX = f"/{SERVICES[2]}/"
+GOAL_STATE_SERVICE = SERVICES[3]
 # API messages: a bulk create of thousands of ports is several MB
 MAX_MESSAGE = 64 << 20
 REMOVED_LINGER_S = 1.0  # a removed member keeps running this long, for its last Raft messages
@@ -171,11 +172,18 @@ class ControllerNode:
         if c.metrics_listen:
             host, _, port = c.metrics_listen.rpartition(":")
             self.metrics_port = self.metrics.serve(host, int(port))
-        await _set_health(self.health, health_pb2.HealthCheckResponse.SERVING)
+        # the goal-state service serves once the hub's first load is done (agents wait for it)
+        await _set_health(self.health, health_pb2.HealthCheckResponse.SERVING, ("", *SERVICES[:3]))
+        self._goal_state_health = asyncio.create_task(self._serve_goal_state_when_loaded())
         self._started = True
         if self.auth.open:
             log.warning("%s: no token file: the API is open, every caller is admin", c.id)
         log.info("%s: serving the API on %s, Raft peers on %s", c.id, c.listen, c.peer_listen)
+
+    async def _serve_goal_state_when_loaded(self) -> None:
+        await _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING, (GOAL_STATE_SERVICE,))
+        await self.hub.loaded.wait()
+        await _set_health(self.health, health_pb2.HealthCheckResponse.SERVING, (GOAL_STATE_SERVICE,))
 
     async def _learn_members(self, endpoint: str) -> dict[str, tuple[str, str]]:
         """Ask a running cluster who its members are (a joining node's log is empty)."""
@@ -195,9 +203,10 @@ class ControllerNode:
         await _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING)
         # streams (agents, watches) get `grace` to finish; new calls are refused meanwhile
         await _bounded("the API server", self.api_server.stop(grace), grace + STOP_STEP_S)
-        self._compactor.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._compactor
+        for task in (self._compactor, self._goal_state_health):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await _bounded("the goal-state hub", self.hub.stop(), STOP_STEP_S)
         await _bounded("Raft", self.raft.stop(), STOP_STEP_S)
         await _bounded("the peer server", self.peer_server.stop(None), STOP_STEP_S)
@@ -250,6 +259,8 @@ def _client_credentials(c: NodeConfig) -> grpc.ChannelCredentials | None:
     return grpc.ssl_channel_credentials(Path(c.tls_ca).read_bytes() if c.tls_ca else None)
 
 
-async def _set_health(servicer: health.aio.HealthServicer, status: int) -> None:
-    for name in ("", *SERVICES):
+async def _set_health(
+    servicer: health.aio.HealthServicer, status: int, names: tuple[str, ...] = ("", *SERVICES)
+) -> None:
+    for name in names:
         await servicer.set(name, status)

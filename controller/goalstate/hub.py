@@ -5,7 +5,9 @@ Runs on every controller member (followers serve agents from their applied state
 - following the replica: after every applied batch it reads the new change events, feeds the
   engine and hands each changed host's delta to that host's session (if connected); after a
   snapshot install (the store is replaced) or when the change log was compacted past it, it
-  reloads the engine and sends every connected agent a full snapshot;
+  reloads the engine and sends every connected agent a full snapshot. Loads run in a thread of
+  their own: a million ports take tens of seconds of CPU, during which the loop keeps serving
+  Raft and the API (agents wait for the first load: `loaded`);
 - sessions: one per connected host (a newer stream replaces an older one), resumed from the
   agent's last applied revision when the engine's history for that host covers it, else a full
   snapshot;
@@ -16,11 +18,15 @@ Runs on every controller member (followers serve agents from their applied state
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
+
+import lmdb
 
 from alcor.controller.goalstate import loader
 from alcor.controller.goalstate.engine import GoalStateEngine
@@ -37,6 +43,7 @@ from alcor.v1 import network_pb2 as net
 log = logging.getLogger(__name__)
 
 PUSH_CHUNK = 8  # sessions woken per turn of the loop for changes to other hosts' ports
+LOAD_RETRY_S = 1.0  # after a failed first load
 
 
 class GoalStateHub:
@@ -78,6 +85,10 @@ class GoalStateHub:
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe: Callable[[], None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.loaded = asyncio.Event()  # set once the first engine is loaded from the store
+        # stop() asks a load in progress to stop reading the store (closing the store waits
+        # for the reads in progress)
+        self._stopping = threading.Event()
 
     @property
     def member_id(self) -> str:
@@ -90,14 +101,14 @@ class GoalStateHub:
     # ---- lifecycle ----
 
     async def start(self) -> None:
+        """Start following the replica; returns at once (the first load runs in the background)."""
         self._loop = asyncio.get_running_loop()
-        self._reload()
         self._unsubscribe = self.replica.subscribe(self._on_applied)
-        self._wake.set()  # anything applied between the load and the subscription
         self._task = self._loop.create_task(self._follow(), name="goalstate-follow")
         self.status.start()
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
@@ -118,21 +129,23 @@ class GoalStateHub:
     # ---- following the replica ----
 
     async def _follow(self) -> None:
+        while not await self._reload():
+            await asyncio.sleep(LOAD_RETRY_S)
         while True:
             await self._wake.wait()
             self._wake.clear()
-            later: list[tuple[HostSession, int, Delta]] = []
+            later: list[tuple[HostSession, int, Delta]] | None
             try:
                 later = self.advance()
             except Exception:
                 # the engine may be half-way through a batch: start it afresh from the store and
                 # give every connected agent a snapshot, rather than stop serving
                 log.exception("goal-state engine failed to follow the store: reloading it")
-                try:
-                    self._reload()
-                except Exception:
-                    log.exception("goal-state engine reload failed; retrying on the next batch")
-                    continue
+                later = None
+            if later is None:
+                if not await self._reload():
+                    continue  # tried again on the next batch
+                later = []
             self._notify()
             # a few sessions per turn of the loop, so that acks and the status write-back of
             # the ports just sent are not queued behind a fan-out to every host of a big VPC;
@@ -143,20 +156,20 @@ class GoalStateHub:
                 for session, revision, delta in later[i : i + PUSH_CHUNK]:
                     session.push(revision, delta)
 
-    def advance(self) -> list[tuple[HostSession, int, Delta]]:
+    def advance(self) -> list[tuple[HostSession, int, Delta]] | None:
         """Bring the engine up to the store's revision and queue the deltas (on the loop).
         Hosts whose own ports changed get theirs at once (their acks turn those ports ACTIVE);
-        the rest, which nobody waits on one by one, are returned for the caller to push."""
+        the rest, which nobody waits on one by one, are returned for the caller to push.
+        None: the engine cannot follow this store (it was replaced, or its change log was
+        compacted past the engine) and must be reloaded."""
         store = self.replica.store
         if store is not self._store:
-            self._reload()
-            return []
+            return None
         with store.read() as txn:
             found = loader.new_events(store.schema, txn, self.engine.revision)
         if found is None:
             log.warning("change log compacted past revision %d: reloading", self.engine.revision)
-            self._reload()
-            return []
+            return None
         events, revision = found
         if revision <= self.engine.revision:
             return []
@@ -173,16 +186,53 @@ class GoalStateHub:
                 later.append((session, revision, delta))
         return later
 
-    def _reload(self) -> None:
-        store = self.replica.store
-        engine = GoalStateEngine(**({"key_history": self.key_history} if self.key_history else {}))
-        with store.read() as txn:
-            loader.load_engine(store.schema, txn, engine)
+    async def _reload(self) -> bool:
+        """Swap in a new engine loaded from the store, and give every connected agent a
+        snapshot of it; False (logged) when the load failed."""
+        while True:
+            store = self.replica.store
+            try:
+                engine = await self._load(store)
+            except lmdb.Error:
+                if self.replica.store is store:
+                    log.exception("goal-state engine: loading the store failed")
+                    return False
+                continue  # a snapshot install replaced the store under the load
+            except Exception:
+                log.exception("goal-state engine: loading the store failed")
+                return False
+            if self.replica.store is store:
+                break
         reloaded = self._store is not None
         self._store, self.engine = store, engine
         if reloaded:
             for session in self.sessions.values():
                 session.force_full(engine.revision)
+        self.loaded.set()
+        self._wake.set()  # what was applied during the load
+        self._notify()
+        return True
+
+    def _load(self, store: Any) -> asyncio.Future[GoalStateEngine]:
+        """A new engine holding the store's records, built in a thread of its own. A daemon
+        thread rather than an executor's: a stop must not wait for (or, at exit, join) the
+        building, which no longer reads the store; the reading stops at the next record."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[GoalStateEngine] = loop.create_future()
+        engine = GoalStateEngine(**({"key_history": self.key_history} if self.key_history else {}))
+
+        def run() -> None:
+            try:
+                with store.read() as txn:
+                    records = loader.read_records(store.schema, txn, self._stopping.is_set)
+                outcome: tuple[GoalStateEngine | None, BaseException | None] = (loader.build(records, engine), None)
+            except BaseException as e:  # handed to the awaiting task
+                outcome = (None, e)
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(_settle, done, *outcome)
+
+        threading.Thread(target=run, name="goalstate-load", daemon=True).start()
+        return done
 
     def _snapshot(self, host: str) -> Callable[[], gs.ControllerMessage]:
         return lambda: self.engine.snapshot(host)
@@ -192,6 +242,7 @@ class GoalStateHub:
     async def register(self, hello: gs.Hello) -> None:
         """Create or refresh the host's node through Raft unless it is already as the Hello says.
         Raises CommandError (bad input), or a Raft error / TimeoutError when it cannot commit."""
+        await self.loaded.wait()
         node = self.engine.node(hello.host_id)
         if node is not None and (node.underlay_ip, node.agent_version) == (
             hello.underlay_ip,
@@ -218,6 +269,7 @@ class GoalStateHub:
     async def open(self, hello: gs.Hello) -> HostSession:
         """A session for the Hello's host: resumed after `last_applied_revision` when the history
         covers it, else starting with a full snapshot. Replaces the host's previous session."""
+        await self.loaded.wait()
         host, last = hello.host_id, hello.last_applied_revision
         if last > self.engine.revision:  # a lagging member: give it a moment to catch up
             await self._wait_revision(last, self.catch_up_timeout)
@@ -366,3 +418,12 @@ class GoalStateHub:
             except TimeoutError:
                 return predicate()
         return True
+
+
+def _settle(fut: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if fut.done():  # the awaiting task was cancelled
+        return
+    if error is not None:
+        fut.set_exception(error)
+    else:
+        fut.set_result(result)

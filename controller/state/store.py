@@ -3,7 +3,9 @@
 `Store` is the edge between Raft and the pure `apply`: it owns the environment, initializes a
 new database (allocator ranges from `StoreConfig`), and applies a batch of committed entries in
 ONE write transaction (the applied index commits with them). It is not thread-safe for writes:
-one applier thread calls `apply_batch`; any thread may read through `read()`.
+one applier thread calls `apply_batch`; any thread may read through `read()`, and `close()`
+waits for the reads in progress (LMDB reads run without the GIL: closing under one would free
+memory it is using).
 
 Configuration that affects apply (the VNI range) is written into the database when it is
 created and checked on every open: all replicas must agree on it, and a replica restored from
@@ -15,9 +17,12 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+import lmdb
 
 from alcor.controller.schema import (
     BOOKKEEPING_META_KEYS,
@@ -55,6 +60,9 @@ class StoreConfig:
 class Store:
     def __init__(self, path: str, config: StoreConfig | None = None) -> None:
         self.config = config or StoreConfig()
+        self._readers = threading.Condition()
+        self._reading = 0  # read transactions open now (see close)
+        self._closed = False
         os.makedirs(path, exist_ok=True)
         self.env = open_env(
             path, map_size=self.config.map_size, sync=self.config.sync, metasync=self.config.metasync
@@ -90,6 +98,9 @@ class Store:
         self.env.sync(True)
 
     def close(self) -> None:
+        with self._readers:
+            self._closed = True
+            self._readers.wait_for(lambda: not self._reading)
         self.env.close()
 
     def __enter__(self) -> Store:
@@ -135,8 +146,18 @@ class Store:
     @contextmanager
     def read(self) -> Iterator[Any]:
         """A read transaction: a consistent snapshot for the functions of `reads`."""
-        with self.env.begin() as txn:
-            yield txn
+        with self._readers:
+            if self._closed:
+                raise lmdb.Error("the store is closed")
+            self._reading += 1
+        try:
+            with self.env.begin() as txn:
+                yield txn
+        finally:
+            with self._readers:
+                self._reading -= 1
+                if not self._reading:
+                    self._readers.notify_all()
 
     @property
     def applied_index(self) -> int:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
+
 import grpc
+import lmdb
 import pytest
 from google.rpc import error_details_pb2
 
-from alcor.controller.state import CommandError, grpc_code, to_status
+from alcor.controller.state import CommandError, Store, StoreConfig, changelog, grpc_code, to_status
 from alcor.controller.state import reads as R
 from alcor.controller.state.testing import ADMIN, Harness, project
 from alcor.internal import command_pb2 as E
@@ -167,3 +171,29 @@ def test_foreign_port_update_is_not_found(h: Harness, world) -> None:
         port=res.Port(id=world["foreign"][0].id, name="x"), update_mask=FieldMask(paths=["name"])
     )
     assert h.run(update_port=request).error.code == E.ERROR_CODE_NOT_FOUND
+
+
+def test_close_waits_for_reads_in_progress_and_later_reads_are_refused(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "state"), StoreConfig(sync=False))
+    inside, leave = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def reader() -> None:
+        with store.read() as txn:
+            inside.set()
+            leave.wait(10)
+            seen.append(changelog.current_revision(store.schema, txn))  # still usable
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert inside.wait(10)
+    closer = threading.Thread(target=store.close)
+    closer.start()
+    closer.join(0.2)
+    assert closer.is_alive(), "close() returned while a read was in progress"
+    leave.set()
+    closer.join(10)
+    thread.join(10)
+    assert not closer.is_alive() and seen == [0]
+    with pytest.raises(lmdb.Error, match="closed"), store.read():
+        pass
