@@ -3,7 +3,8 @@
 Command errors carry their own code and details (state/errors.py). Raft's refusals become
 UNAVAILABLE with a google.rpc.ErrorInfo whose reason says what happened and whether a retry
 with the same request id is safe (it always is: apply deduplicates by request id); NOT_LEADER
-names the leader's id and API address so a client can go there.
+names the leader's id and API address so a client can go there. A read that meets a store
+closed under it (a snapshot install replaced it) is UNAVAILABLE too: the retry reads the new one.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from grpc_status import rpc_status
 
 from alcor.controller.api.auth import Unauthenticated
 from alcor.controller.state.errors import CommandError, to_status
+from alcor.controller.state.store import StoreClosed
 from alcor.internal import command_pb2 as cmd
 from alcor.raft.errors import NotLeader, OutcomeUnknown, ProposalDropped, ProposalLost, RaftError, ReadTimeout
 from alcor.raft.service import error_status
@@ -48,6 +50,8 @@ def status_of(exc: BaseException, addresses: dict[str, tuple[str, str]] | None =
     for kind, reason in _RAFT_REASONS:
         if isinstance(exc, kind):
             return error_status(grpc.StatusCode.UNAVAILABLE, str(exc), reason)
+    if isinstance(exc, StoreClosed):  # read during a snapshot install: the retry reads the new one
+        return error_status(grpc.StatusCode.UNAVAILABLE, str(exc), "STATE_REPLACED")
     return None
 
 

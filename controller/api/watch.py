@@ -91,7 +91,11 @@ class WatchServicer(watch_pb2_grpc.WatchServiceServicer):
                     async with asyncio.timeout(interval):
                         await changed.wait()
                 except TimeoutError:
-                    yield watch.WatchResponse(header=self.replica.header(self.replica.store.revision), progress=True)
+                    try:
+                        revision = self.replica.store.revision
+                    except Exception as exc:  # a store closed under the read: UNAVAILABLE
+                        await abort(context, exc)
+                    yield watch.WatchResponse(header=self.replica.header(revision), progress=True)
         finally:
             unsubscribe()
             self.metrics.watchers.dec()

@@ -18,11 +18,12 @@ Modules:
 from alcor.controller.state.apply import apply, execute
 from alcor.controller.state.changelog import events_since
 from alcor.controller.state.errors import CommandError, grpc_code, to_status
-from alcor.controller.state.store import Store, StoreConfig
+from alcor.controller.state.store import Store, StoreClosed, StoreConfig
 
 __all__ = [
     "CommandError",
     "Store",
+    "StoreClosed",
     "StoreConfig",
     "apply",
     "events_since",

@@ -44,6 +44,11 @@ from alcor.internal import command_pb2 as cmd
 DEFAULT_VNI_RANGE = (1, 0xFFFFFF)
 
 
+class StoreClosed(lmdb.Error):
+    """A read of a store that was closed: replaced by a snapshot install, or the member stops.
+    The member's current store (`Replica.store`) serves a retry."""
+
+
 @dataclasses.dataclass(frozen=True)
 class StoreConfig:
     vni_range: tuple[int, int] = DEFAULT_VNI_RANGE
@@ -148,7 +153,7 @@ class Store:
         """A read transaction: a consistent snapshot for the functions of `reads`."""
         with self._readers:
             if self._closed:
-                raise lmdb.Error("the store is closed")
+                raise StoreClosed("this state was closed (replaced by a snapshot, or the member is stopping)")
             self._reading += 1
         try:
             with self.env.begin() as txn:

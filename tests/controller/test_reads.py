@@ -6,11 +6,19 @@ import threading
 from pathlib import Path
 
 import grpc
-import lmdb
 import pytest
 from google.rpc import error_details_pb2
 
-from alcor.controller.state import CommandError, Store, StoreConfig, changelog, grpc_code, to_status
+from alcor.controller.api.errors import status_of
+from alcor.controller.state import (
+    CommandError,
+    Store,
+    StoreClosed,
+    StoreConfig,
+    changelog,
+    grpc_code,
+    to_status,
+)
 from alcor.controller.state import reads as R
 from alcor.controller.state.testing import ADMIN, Harness, project
 from alcor.internal import command_pb2 as E
@@ -195,5 +203,7 @@ def test_close_waits_for_reads_in_progress_and_later_reads_are_refused(tmp_path:
     closer.join(10)
     thread.join(10)
     assert not closer.is_alive() and seen == [0]
-    with pytest.raises(lmdb.Error, match="closed"), store.read():
+    with pytest.raises(StoreClosed, match="closed"), store.read():
         pass
+    status = status_of(StoreClosed("replaced"))  # what a servicer answers: retry, it is transient
+    assert status is not None and status.code == grpc.StatusCode.UNAVAILABLE
