@@ -46,6 +46,15 @@ class Metrics:
         )
         self.watchers = Gauge("alcor_watchers", "Open watch streams", registry=self.registry)
         self.agents = Gauge("alcor_agents_connected", "Connected agent goal-state streams", registry=self.registry)
+        # a reload (after a snapshot install, a compacted change log or an engine failure)
+        # sends every connected agent a full snapshot: worth seeing
+        self.goal_state_loads = Counter(
+            "alcor_goalstate_loads", "Goal-state engine loads from the store (the first and every reload)",
+            registry=self.registry,
+        )
+        self.goal_state_load_seconds = Gauge(
+            "alcor_goalstate_load_seconds", "Duration of the last goal-state engine load", registry=self.registry
+        )
         self._server: Any = None
 
     def observe_request(self, method: str, code: str, seconds: float) -> None:

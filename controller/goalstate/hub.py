@@ -189,6 +189,7 @@ class GoalStateHub:
     async def _reload(self) -> bool:
         """Swap in a new engine loaded from the store, and give every connected agent a
         snapshot of it; False (logged) when the load failed."""
+        started = time.monotonic()
         while True:
             store = self.replica.store
             try:
@@ -203,6 +204,9 @@ class GoalStateHub:
                 return False
             if self.replica.store is store:
                 break
+        if self.metrics is not None:
+            self.metrics.goal_state_loads.inc()
+            self.metrics.goal_state_load_seconds.set(time.monotonic() - started)
         reloaded = self._store is not None
         self._store, self.engine = store, engine
         if reloaded:

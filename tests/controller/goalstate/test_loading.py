@@ -98,6 +98,8 @@ def test_the_api_serves_during_the_first_load_and_agents_wait_for_it(
                 agent.update()
             assert port.id in agent.goal.ports
             assert as_items(agent.goal) == expected(store, "h1")
+            metrics = cluster.nodes["c1"].metrics.render().decode()
+            assert "alcor_goalstate_loads_total 1.0" in metrics
     finally:
         release.set()
         if agent is not None:
