@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from support.controller import InProcessCluster
 
 from alcor.controller.goalstate import loader
+from alcor.controller.node import ControllerNode
 from alcor.controller.state import Store
 from alcor.controller.state.testing import Harness
 from alcor.v1 import network_pb2 as net
@@ -145,3 +146,40 @@ def test_a_stop_during_a_load_ends_its_read_and_does_not_wait_for_the_build(
         assert not [r for r in caplog.records if "did not stop within" in r.getMessage()]
     finally:
         never.set()
+
+
+def test_a_member_restored_from_a_snapshot_serves_its_agents_from_the_new_store(tmp_path: Path) -> None:
+    """A follower stopped while its peers compacted their logs comes back through a snapshot
+    install, which replaces its store under the hub: the hub loads the new one and an agent on
+    that member gets the goal state the snapshot holds."""
+    with InProcessCluster(tmp_path, size=3, snapshot_entries=20) as cluster:
+        leader = cluster.wait_leader()
+        api = network_pb2_grpc.NetworkServiceStub(grpc.insecure_channel(cluster.configs[leader.config.id].listen))
+        vpc = api.CreateVpc(net.CreateVpcRequest(project_id="p", cidr="10.0.0.0/16")).vpc
+        subnet = api.CreateSubnet(net.CreateSubnetRequest(project_id="p", vpc_id=vpc.id, cidr="10.0.1.0/24")).subnet
+        api.CreatePort(net.CreatePortRequest(project_id="p", subnet_id=subnet.id, host_id="h1"))
+        lagger = next(n for n in cluster.nodes.values() if n is not leader)
+        member = lagger.config.id
+        behind = lagger.replica.store.applied_index
+        cluster.run(lagger.stop(0.2))
+        later = [
+            api.CreatePort(net.CreatePortRequest(project_id="p", subnet_id=subnet.id, host_id="h2")).port
+            for _ in range(60)
+        ]
+        assert leader.raft.storage.snapshot().metadata.index > behind  # it must be sent a snapshot
+        back = cluster.nodes[member] = ControllerNode(cluster.configs[member])
+        cluster.run(back.start())
+        first_store = back.replica.store
+        _until(lambda: back.replica.store is not first_store)  # replaced by the install
+        _until(lambda: back.hub.loaded.is_set() and back.hub._store is back.replica.store)
+        agent = AgentStream(cluster.configs[member].listen, "h1")
+        try:
+            agent.welcome()
+            store = back.replica.store
+            _until(lambda: back.hub.revision >= store.revision)
+            while agent.goal.revision < back.hub.engine.changed_at("h1", back.hub.revision):
+                agent.update()
+            assert {p.id for p in later} <= set(agent.goal.neighbors)
+            assert as_items(agent.goal) == expected(store, "h1")
+        finally:
+            agent.close()
