@@ -173,6 +173,7 @@ class ControllerNode:
             host, _, port = c.metrics_listen.rpartition(":")
             self.metrics_port = self.metrics.serve(host, int(port))
         # the goal-state service serves once the hub's first load is done (agents wait for it)
+        await _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING, (GOAL_STATE_SERVICE,))
         await _set_health(self.health, health_pb2.HealthCheckResponse.SERVING, ("", *SERVICES[:3]))
         self._goal_state_health = asyncio.create_task(self._serve_goal_state_when_loaded())
         self._started = True
@@ -181,7 +182,6 @@ class ControllerNode:
         log.info("%s: serving the API on %s, Raft peers on %s", c.id, c.listen, c.peer_listen)
 
     async def _serve_goal_state_when_loaded(self) -> None:
-        await _set_health(self.health, health_pb2.HealthCheckResponse.NOT_SERVING, (GOAL_STATE_SERVICE,))
         await self.hub.loaded.wait()
         await _set_health(self.health, health_pb2.HealthCheckResponse.SERVING, (GOAL_STATE_SERVICE,))
 
