@@ -125,6 +125,7 @@ def test_a_stop_during_a_load_ends_its_read_and_does_not_wait_for_the_build(
 
     def stuck_build(records: loader.Records, engine: Any = None) -> Any:
         never.wait(30)  # building needs no store: a stop does not wait for it
+        events.append("build ended")
         raise AssertionError("a stopped load built an engine")
 
     monkeypatch.setattr(loader, "read_records", long_read)
@@ -140,8 +141,7 @@ def test_a_stop_during_a_load_ends_its_read_and_does_not_wait_for_the_build(
 
             node.sm.close = closing  # type: ignore[method-assign]
             _until(reading.is_set)
-            started = time.monotonic()
-        assert time.monotonic() - started < 5
+        # the read ended before the store closed, and the stop did not wait for the build
         assert events == ["read stopped", "store closed"]
         assert not [r for r in caplog.records if "did not stop within" in r.getMessage()]
     finally:
@@ -154,7 +154,8 @@ def test_a_member_restored_from_a_snapshot_serves_its_agents_from_the_new_store(
     that member gets the goal state the snapshot holds."""
     with InProcessCluster(tmp_path, size=3, snapshot_entries=20) as cluster:
         leader = cluster.wait_leader()
-        api = network_pb2_grpc.NetworkServiceStub(grpc.insecure_channel(cluster.configs[leader.config.id].listen))
+        channel = grpc.insecure_channel(cluster.configs[leader.config.id].listen)
+        api = network_pb2_grpc.NetworkServiceStub(channel)
         vpc = api.CreateVpc(net.CreateVpcRequest(project_id="p", cidr="10.0.0.0/16")).vpc
         subnet = api.CreateSubnet(net.CreateSubnetRequest(project_id="p", vpc_id=vpc.id, cidr="10.0.1.0/24")).subnet
         api.CreatePort(net.CreatePortRequest(project_id="p", subnet_id=subnet.id, host_id="h1"))
@@ -183,3 +184,4 @@ def test_a_member_restored_from_a_snapshot_serves_its_agents_from_the_new_store(
             assert as_items(agent.goal) == expected(store, "h1")
         finally:
             agent.close()
+            channel.close()
