@@ -445,8 +445,11 @@ class Agent:
             )
 
     async def _resync_loop(self, interval: float) -> None:
+        def after(seconds: float) -> float:  # the wait after a full pass of `seconds`
+            return max(interval, seconds / self.config.resync_budget)
+
         last = self.reconciler.last  # the startup pass, if there was one
-        delay = interval if last is None else max(interval, last.seconds / self.config.resync_budget)
+        delay = interval if last is None else after(last.seconds)
         while True:
             self.metrics.resync_interval.set(delay)
             await self.clock.sleep(delay)
@@ -456,7 +459,7 @@ class Agent:
                 outcome = await self._reconcile("resync")
                 if outcome.plan.items:
                     log.info("resync repaired the data plane: %s", outcome.plan.counts())
-                stretched = max(interval, outcome.seconds / self.config.resync_budget)
+                stretched = after(outcome.seconds)
                 if stretched > interval:
                     log.info(
                         "a full pass takes %.1f s: resyncing every %.0f s (%.0f%% of the time at most)",

@@ -193,6 +193,11 @@ def bootstrap_storage(path: str, members: dict[str, tuple[str, str]], sync: bool
     return storage
 
 
+def _addresses(snapshot: peer_pb2.NodeSnapshot) -> dict[str, tuple[str, str]]:
+    """Member id -> (peer address, API address), as a snapshot records them."""
+    return {mid: (a.peer, a.api) for mid, a in snapshot.members.items()}
+
+
 def _deadline(fut: asyncio.Future[bytes | None], timeout: float, why: str) -> asyncio.Future[bytes | None]:
     """fut, failed with OutcomeUnknown unless decided within timeout. A timer rather than
     wait_for(shield(...)): the result then reaches the caller in one loop step, not three."""
@@ -230,7 +235,9 @@ class RaftNode:
         self.snapshot_entries = snapshot_entries
         self.transport = PeerTransport(self.id, self._on_message, secret=secret, tls=tls)
         self.transport.on_propose = self._serve_forwarded
-        self._restore_if_behind()
+        # the stored snapshot, parsed once: its data carries the whole state machine image
+        stored = self._stored_snapshot()
+        self._restore_if_behind(stored)
         # the state machine's applied index, kept here: asking it costs a read transaction
         self._applied = state_machine.applied_index()
         self.core = RaftCore(config, storage, rng or random.Random())
@@ -238,7 +245,7 @@ class RaftNode:
         # (known_members), until replaying the log's membership changes replaces that
         self.addresses: dict[str, tuple[str, str]] = {
             **(known_members or {}),
-            **self._addresses_from_snapshot(),
+            **_addresses(stored),
         }
         # (index, membership) after each applied change since the snapshot: a snapshot taken
         # off-loop at index i must carry the membership as of i, not as of now
@@ -272,9 +279,8 @@ class RaftNode:
         # set once this member applied its own removal, or a peer refused its campaign saying
         # it was removed at an index it has not applied (its state no longer moves)
         self.removed = asyncio.Event()
-        # members whose removal this node applied since it started: id -> the entry's index
         # member id -> log index of its removal; kept in snapshots (NodeSnapshot.removed_at)
-        self._removed_at: dict[str, int] = self._removals_from_snapshot()
+        self._removed_at: dict[str, int] = dict(stored.removed_at)
         self.transport.removed_at = self._removed_at.get
         self.transport.on_removed = self._told_removed
         self._departing: dict[str, str] = {}  # removed peers still reachable: id -> host:port
@@ -283,22 +289,16 @@ class RaftNode:
 
     # -- lifecycle ----------------------------------------------------------------------------
 
-    def _restore_if_behind(self) -> None:
-        snap = self.storage.snapshot()
-        if snap.metadata.index > self.sm.applied_index():
+    def _stored_snapshot(self) -> peer_pb2.NodeSnapshot:
+        """The snapshot in storage (empty when there is none)."""
+        data = self.storage.snapshot().data
+        return peer_pb2.NodeSnapshot.FromString(data) if data else peer_pb2.NodeSnapshot()
+
+    def _restore_if_behind(self, stored: peer_pb2.NodeSnapshot) -> None:
+        index = self.storage.snapshot().metadata.index
+        if index > self.sm.applied_index():
             # the state machine lost what the compacted log no longer holds (or never had it)
-            self.sm.restore(snap.metadata.index, peer_pb2.NodeSnapshot.FromString(snap.data).app)
-
-    def _addresses_from_snapshot(self) -> dict[str, tuple[str, str]]:
-        snap = self.storage.snapshot()
-        if not snap.data:
-            return {}
-        members = peer_pb2.NodeSnapshot.FromString(snap.data).members
-        return {mid: (a.peer, a.api) for mid, a in members.items()}
-
-    def _removals_from_snapshot(self) -> dict[str, int]:
-        snap = self.storage.snapshot()
-        return dict(peer_pb2.NodeSnapshot.FromString(snap.data).removed_at) if snap.data else {}
+            self.sm.restore(index, stored.app)
 
     async def start(self) -> None:
         self._update_peers()
@@ -394,7 +394,7 @@ class RaftNode:
             snap = peer_pb2.NodeSnapshot.FromString(rd.snapshot.data)
             await self._in_thread(self.sm.restore, rd.snapshot.metadata.index, snap.app)
             self._applied = self.sm.applied_index()
-            self.addresses = {mid: (a.peer, a.api) for mid, a in snap.members.items()}
+            self.addresses = _addresses(snap)
             self._removed_at.update(snap.removed_at)  # in place: the transport reads this dict
             self._conf_history = [(rd.snapshot.metadata.index, rd.snapshot.metadata.conf_state)]
             self._update_peers()

@@ -194,12 +194,9 @@ class GoalStateHub:
             store = self.replica.store
             try:
                 engine = await self._load(store)
-            except lmdb.Error:
-                if self.replica.store is store:
-                    log.exception("goal-state engine: loading the store failed")
-                    return False
-                continue  # a snapshot install replaced the store under the load
-            except Exception:
+            except Exception as e:
+                if isinstance(e, lmdb.Error) and self.replica.store is not store:
+                    continue  # a snapshot install replaced the store under the load
                 log.exception("goal-state engine: loading the store failed")
                 return False
             if self.replica.store is store:
