@@ -3,9 +3,13 @@
 Figures: commits_per_s (64 proposers in flight inside the leader process, the workload
 pysyncobj is driven with), commits_per_s_rpc (64 in flight from a client process over gRPC:
 each command also pays a unary RPC), latency_p50_ms / latency_p99_ms (one client proposer over
-gRPC), failover_s (median time from kill -9 of the leader to the first new commit), and
+gRPC), failover_s (median time from kill -9 of the leader to the first new commit),
 pysyncobj_commits_per_s: pysyncobj 0.3.17 in the same run, 3 processes, 64 in flight inside its
-leader (and without fsync).
+leader (and without fsync), and latency_floor_p50_ms / latency_floor_p99_ms: the same client
+against replication_floor.py, one replicated fdatasynced write with no Raft in it (the lowest
+latency any Raft that keeps acknowledged writes can have on this machine with these libraries),
+with its parts: latency_floor_nosync_p50_ms (the same without fdatasync) and rpc_p50_ms (the
+client's call alone).
 
     python perf/bench_raft.py [--quick] [--json PATH]
 """
@@ -23,6 +27,7 @@ from pathlib import Path
 
 import grpc
 from benchlib import median, parse_args, percentile, report
+from replication_floor import running as floor_running
 from support.cluster import free_port
 from support.processes import ProcessCluster
 
@@ -46,9 +51,9 @@ async def throughput(api: str, inflight: int, seconds: float) -> float:
         return done / (time.monotonic() - start)
 
 
-def latencies(api: str, count: int) -> list[float]:
+def latencies(api: str, count: int, method: str = "/kv/Put") -> list[float]:
     with grpc.insecure_channel(api) as channel:
-        put = channel.unary_unary("/kv/Put")
+        put = channel.unary_unary(method)
         for i in range(50):  # warm the connection and the leader's caches
             put(b"warm%d=v" % i, timeout=5.0)
         out = []
@@ -137,12 +142,21 @@ def main() -> None:
             failovers = [failover(cluster) for _ in range(kills)]
         finally:
             cluster.stop()
+        with floor_running(Path(tmp) / "floor", [free_port() for _ in range(3)]) as floor:
+            floor_lat = latencies(floor, lat_count)
+            rpc_lat = latencies(floor, lat_count, "/kv/Ping")
+        with floor_running(Path(tmp) / "nosync", [free_port() for _ in range(3)], sync=False) as floor:
+            nosync_lat = latencies(floor, lat_count)
     theirs = pysyncobj_throughput(inflight, seconds)
     figures = {
         "commits_per_s": round(commits, 1),
         "commits_per_s_rpc": round(commits_rpc, 1),
         "latency_p50_ms": round(percentile(lat, 50), 3),
         "latency_p99_ms": round(percentile(lat, 99), 3),
+        "latency_floor_p50_ms": round(percentile(floor_lat, 50), 3),
+        "latency_floor_p99_ms": round(percentile(floor_lat, 99), 3),
+        "latency_floor_nosync_p50_ms": round(percentile(nosync_lat, 50), 3),
+        "rpc_p50_ms": round(percentile(rpc_lat, 50), 3),
         "failover_s": round(median(failovers), 3),
         "pysyncobj_commits_per_s": round(theirs, 1),
     }
