@@ -29,7 +29,7 @@ instead of building 100,000 messages.
 from __future__ import annotations
 
 import collections
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 
 from alcor.controller.goalstate import items as it
 from alcor.controller.goalstate.index import Membership, RelevanceIndex
@@ -47,6 +47,8 @@ DEFAULT_KEY_HISTORY = 256  # per host: resuming past more changes than this is a
 # for a new item)
 SNAPSHOT_SHARE = 0.25
 DEFAULT_CHANGE_HISTORY = 64
+# new neighbors of one VPC in a batch from which each host gets them as one shared dict update
+SHARED_MIN = 2
 
 
 class HostHistory:
@@ -135,6 +137,10 @@ class GoalStateEngine:
         index.forget(before)
         member_changes = index.take_member_changes()
         deltas: dict[str, Delta] = {}
+        # neighbors upserted on every host of their VPC but their own, by VPC: the items, and
+        # the keys of each owning host
+        vpc_wide: dict[str, tuple[dict[Key, gs.GoalStateItem | None], dict[str, list[Key]]]] = {}
+        lost: list[tuple[Key, set[str]]] = []
         for key, (old_hosts, old_item) in before.items():
             new_hosts = index.audience(key)
             if not old_hosts and not new_hosts:
@@ -147,10 +153,40 @@ class GoalStateEngine:
             if new_item is not None:
                 # serialized once here, for every snapshot that includes it until it changes
                 index.remember(key, new_item)
-            for host in new_hosts:
-                if changed or host not in old_hosts:
+            receivers = new_hosts if changed else new_hosts - old_hosts
+            wide = self._vpc_wide(key, receivers) if receivers else None
+            if wide is not None:
+                items, owned = vpc_wide.setdefault(wide[0], ({}, {}))
+                items[key] = new_item
+                owned.setdefault(wide[1], []).append(key)
+            else:
+                for host in receivers:
                     deltas.setdefault(host, {})[key] = new_item
-            for host in old_hosts - new_hosts:
+            gone = old_hosts - new_hosts
+            if gone:
+                lost.append((key, gone))
+        # A bulk create into a VPC of H hosts is (ports x H) upserts: each host gets the VPC's
+        # items in one dict update (C, not a loop per pair), and loses its own ports' again.
+        for vpc_id, (items, owned) in vpc_wide.items():
+            members = index.vpc_hosts.get(vpc_id, {})
+            if len(items) < SHARED_MIN:  # one key: a write per host is cheaper
+                for key, item in items.items():
+                    owner = index.ports[key[1]].host_id
+                    for host in members:
+                        if host != owner:
+                            deltas.setdefault(host, {})[key] = item
+                continue
+            for host in members:
+                delta = deltas.get(host)
+                if delta is None:
+                    delta = deltas[host] = {}
+                delta.update(items)
+                for key in owned.get(host, ()):
+                    del delta[key]
+                if not delta:  # only its own ports changed: no delta at all
+                    del deltas[host]
+        for key, hosts in lost:
+            for host in hosts:
                 deltas.setdefault(host, {})[key] = None
         # a host that joined a VPC gains its neighbors, one that left loses them; a neighbor
         # touched by the batch itself was diffed above (with the same outcome for this host)
@@ -180,11 +216,28 @@ class GoalStateEngine:
             for key in keys:
                 delta[key] = index.item(key) if has is not None else None
         for host in deltas.keys() | unsent.keys() | reset:
-            changed = [*deltas.get(host, ()), *unsent.get(host, ())]
-            self._record(host, changed, first or revision, revision, reset=host in reset)
+            self._record(
+                host, deltas.get(host, ()), unsent.get(host, ()), first or revision, revision, host in reset
+            )
         out: dict[str, Delta | None] = dict(deltas)
         out.update(dict.fromkeys(snapshots))
         return out
+
+    def _vpc_wide(self, key: Key, receivers: set[str]) -> tuple[str, str] | None:
+        """(VPC, owning host) if `key` is a neighbor and `receivers` are exactly the hosts of its
+        VPC but the owning one, else None."""
+        if key[0] != it.KIND_NEIGHBOR:
+            return None
+        port = self.index.ports.get(key[1])
+        hosts = self.index.vpc_hosts.get(port.vpc_id) if port is not None else None
+        if port is None or not hosts:
+            return None
+        owner = port.host_id
+        # receivers are a subset of the VPC's hosts (a neighbor's audience is), so this says
+        # they are all of them but the owner
+        if owner in receivers or len(receivers) != len(hosts) - (owner in hosts):
+            return None
+        return port.vpc_id, owner
 
     def _diff_members(
         self,
@@ -238,26 +291,34 @@ class GoalStateEngine:
                     hosts.discard(host)
 
     def _record(
-        self, host: str, changed: Iterable[Key], first: int, revision: int, *, reset: bool = False
+        self,
+        host: str,
+        delta: Collection[Key],
+        unsent: Collection[Key],
+        first: int,
+        revision: int,
+        reset: bool,
     ) -> None:
-        """Note the keys changed for `host` at `revision`; `reset`: more changed than listed."""
+        """Note the keys changed for `host` at `revision` (those sent, those not); `reset`: more
+        changed than listed."""
         history = self._history.get(host)
         if history is None:
             history = HostHistory(self.start_revision, host in self._loaded_hosts)
             self._history[host] = history
         keys = history.keys
-        changed = list(changed)
-        if reset or len(changed) > self.key_history:
-            # more than the history holds: resuming from before this revision is a snapshot
+        if reset or len(delta) + len(unsent) > self.key_history:
+            # more than the history holds: resuming from before this revision is a snapshot,
+            # and from it or later needs none of these keys
             keys.clear()
             history.key_floor = max(history.key_floor, revision)
-            changed = changed[-self.key_history :]
-        for key in changed:
-            keys[key] = revision
-            keys.move_to_end(key)
-        while len(keys) > self.key_history:
-            _, dropped = keys.popitem(last=False)
-            history.key_floor = max(history.key_floor, dropped)
+        else:
+            for part in (delta, unsent):
+                for key in part:
+                    keys[key] = revision
+                    keys.move_to_end(key)
+            while len(keys) > self.key_history:
+                _, dropped = keys.popitem(last=False)
+                history.key_floor = max(history.key_floor, dropped)
         history.changes.append((first, revision))
         while len(history.changes) > self.change_history:
             _, dropped = history.changes.popleft()

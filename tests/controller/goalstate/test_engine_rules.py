@@ -238,3 +238,37 @@ def test_a_host_leaving_a_vpc_that_held_most_of_its_state_is_sent_a_snapshot(
     # the hosts that stay get the port's removal as a delta
     h0 = deltas["h0"]
     assert h0 is not None and (NEIGHBOR, leaving.id) in h0 and h0[(NEIGHBOR, leaving.id)] is None
+
+
+def test_a_batch_across_a_wide_vpc_gives_each_host_exactly_its_change(store: Store, h: Harness) -> None:
+    # Neighbors upserted on every host of their VPC take a shared path (one dict update per
+    # host, its own ports taken out); moves, deletes and hosts that own every new port do not.
+    _, subnet = h.network("10.0.0.0/16", "10.0.0.0/20")
+    hosts = [f"h{i}" for i in range(12)]
+    first = [h.port(subnet.id, host_id=host) for host in hosts]
+    engine = load(store)
+    before = {host: engine.full(host) for host in hosts}
+    moved = net.UpdatePortRequest(
+        port=res.Port(id=first[0].id, host_id="h1"), update_mask=FieldMask(paths=["host_id"])
+    )
+    h.batch(
+        [
+            h.command(create_port=net.CreatePortRequest(subnet_id=subnet.id, host_id=hosts[i % 3]))
+            for i in range(9)
+        ]
+        + [h.command(caller=ADMIN, update_port=moved)]
+        + [h.command(delete_port=net.DeleteRequest(id=first[2].id))]
+    )
+    deltas = follow(store, engine)
+    for host in hosts:
+        after = expected(store, host)
+        assert engine.full(host) == after
+        change = {k: v for k, v in after.items() if before[host].get(k) != v}
+        change.update({k: None for k in before[host] if k not in after})
+        got = deltas.get(host, {})
+        assert (host in deltas) == bool(change), host
+        # a member list may come as what changed in it (checked by the property test)
+        assert set(got) == set(change), host
+        assert {k: v for k, v in got.items() if k[0] != MEMBERS} == {
+            k: v for k, v in change.items() if k[0] != MEMBERS
+        }, host
