@@ -30,7 +30,7 @@ import lmdb
 
 from alcor.controller.goalstate import loader
 from alcor.controller.goalstate.engine import GoalStateEngine
-from alcor.controller.goalstate.items import KIND_PORT, Delta
+from alcor.controller.goalstate.items import KIND_PORT, Delta, Key
 from alcor.controller.goalstate.peers import merge
 from alcor.controller.goalstate.proposals import ADMIN, submit_retrying
 from alcor.controller.goalstate.session import DEFAULT_QUEUE_LIMIT, HostSession
@@ -235,6 +235,9 @@ class GoalStateHub:
         threading.Thread(target=run, name="goalstate-load", daemon=True).start()
         return done
 
+    def _chunk(self, key: Key, item: gs.GoalStateItem) -> bytes:
+        return self.engine.index.chunk_of(key, item)  # the engine of the moment (reloads swap it)
+
     def _snapshot(self, host: str) -> Callable[[], gs.ControllerMessage]:
         return lambda: self.engine.snapshot(host)
 
@@ -282,6 +285,7 @@ class GoalStateHub:
             resumed=resumed,
             base_revision=last,
             snapshot=self._snapshot(host),
+            chunk=self._chunk,
             limit=self.queue_limit,
         )
         if delta:

@@ -135,6 +135,9 @@ class RelevanceIndex:
         # encoded items for snapshots (on change and on demand); the engine forgets every key a
         # batch touches, so an entry is always the current item
         self._chunks: dict[Key, bytes] = {}
+        # the items the last batch remembered, by key: their encodings in `_chunks` serve the
+        # deltas that carry those very items (`chunk_of`), for as long as the key is untouched
+        self._fresh: dict[Key, gs.GoalStateItem] = {}
         # group members items, kept the same way; built from `_addresses`, each group's member
         # addresses kept sorted as ports come and go, so a change costs a bisect and a C-level
         # copy instead of re-sorting every member (a default group holds every port of a project)
@@ -218,9 +221,21 @@ class RelevanceIndex:
     def remember(self, key: Key, item: gs.GoalStateItem) -> None:
         """Keep the encoded form of a key's current item (the engine, after a change)."""
         self._chunks[key] = it.upsert_chunk(item)
+        self._fresh[key] = item
+
+    def chunk_of(self, key: Key, item: gs.GoalStateItem) -> bytes:
+        """`item` encoded as an upsert: the kept encoding when `item` is the one the last batch
+        remembered for `key` (and nothing changed the key since), else encoded now."""
+        if self._fresh.get(key) is item:
+            raw = self._chunks.get(key)
+            if raw is not None:
+                return raw
+        return it.upsert_chunk(item)
 
     def forget(self, keys: Iterable[Key]) -> None:
+        """A new batch touched `keys`: their kept encodings (and the last batch's items) go."""
         chunks, members = self._chunks, self._members
+        self._fresh.clear()
         for key in keys:
             chunks.pop(key, None)
             if key[0] == it.KIND_GROUP_MEMBERS:

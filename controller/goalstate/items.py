@@ -17,7 +17,7 @@ Owns the vocabulary shared by the engine, the from-scratch recompute and the hub
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from alcor.addresses import changed, ordered
 from alcor.v1 import goalstate_pb2 as gs
@@ -148,27 +148,31 @@ def same_configuration(a: res.Port, b: res.Port) -> bool:
     return x == y
 
 
-def update_message(
+def delta_message(
     base_revision: int,
     revision: int,
     delta: Delta,
-    *,
-    full: bool = False,
-    into: gs.GoalStateUpdate | None = None,
-) -> gs.GoalStateUpdate:
-    """A GoalStateUpdate from a delta, items in key order (deterministic output); built in
-    `into` when given (e.g. a ControllerMessage's update, to avoid a copy)."""
-    update = gs.GoalStateUpdate() if into is None else into
-    update.base_revision = base_revision
-    update.revision = revision
-    update.full = full
+    chunk: Callable[[Key, gs.GoalStateItem], bytes] | None = None,
+) -> gs.ControllerMessage:
+    """A ControllerMessage carrying `delta` (upserts and deletes, each in key order, so equal
+    deltas give equal messages), assembled from encoded upserts as `snapshot_message` is: `chunk(key, item)` gives an item's
+    `upsert_chunk`, one already encoded when it can (default: encode it). One parse of the bytes
+    costs a fraction of building and copying every item message (a bulk create sends a thousand
+    new neighbors to each host of the VPC)."""
+    encode = chunk or (lambda _, item: upsert_chunk(item))
+    parts = [_UPDATE_BASE_REVISION, _varint(base_revision), _UPDATE_REVISION, _varint(revision)]
+    deletes = []
     for key in sorted(delta):
         item = delta[key]
         if item is None:
-            update.deletes.add(kind=key[0], id=key[1])
+            deletes.append(key)
         else:
-            update.upserts.append(item)
-    return update
+            parts.append(encode(key, item))
+    body = b"".join(parts)
+    message = gs.ControllerMessage.FromString(_MESSAGE_UPDATE + _varint(len(body)) + body)
+    for kind, id_ in deletes:
+        message.update.deletes.add(kind=kind, id=id_)  # type: ignore[arg-type]
+    return message
 
 
 def _varint(n: int) -> bytes:
@@ -181,6 +185,7 @@ def _varint(n: int) -> bytes:
 
 
 # field tags (field number << 3 | wire type) of the messages assembled from bytes below
+_UPDATE_BASE_REVISION = b"\x08"  # GoalStateUpdate.base_revision = 1, varint
 _UPDATE_REVISION = b"\x10"  # GoalStateUpdate.revision = 2, varint
 _UPDATE_FULL = b"\x18\x01"  # GoalStateUpdate.full = 3, varint true
 _UPDATE_UPSERT = b"\x22"  # GoalStateUpdate.upserts = 4, length-delimited

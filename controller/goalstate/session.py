@@ -18,7 +18,7 @@ import asyncio
 from collections.abc import Callable
 
 from alcor.controller.goalstate import items as it
-from alcor.controller.goalstate.items import Delta
+from alcor.controller.goalstate.items import Delta, Key
 from alcor.v1 import goalstate_pb2 as gs
 
 DEFAULT_QUEUE_LIMIT = 4096
@@ -38,14 +38,17 @@ class HostQueue:
         if self.needs_full:
             return  # the snapshot will be taken later, at a revision at least this one
         pending = self.pending
-        for key, item in delta.items():
-            if key[0] == it.KIND_GROUP_MEMBERS and key in pending:
-                try:
-                    item = it.merge(pending[key], item)
-                except ValueError:  # cannot happen (a host that lost a group gets it whole)
-                    self.force_full(revision)
-                    return
-            pending[key] = item
+        if not pending:  # nothing to merge with (the usual case: the last update was taken)
+            pending.update(delta)
+        else:
+            for key, item in delta.items():
+                if key[0] == it.KIND_GROUP_MEMBERS and key in pending:
+                    try:
+                        item = it.merge(pending[key], item)
+                    except ValueError:  # cannot happen (a host that lost a group gets it whole)
+                        self.force_full(revision)
+                        return
+                pending[key] = item
         if len(self.pending) > self.limit:
             self.pending = {}
             self.needs_full = True
@@ -59,9 +62,14 @@ class HostQueue:
     def ready(self) -> bool:
         return self.needs_full or bool(self.pending)
 
-    def take(self, snapshot: Callable[[], gs.ControllerMessage]) -> gs.ControllerMessage | None:
+    def take(
+        self,
+        snapshot: Callable[[], gs.ControllerMessage],
+        chunk: Callable[[Key, gs.GoalStateItem], bytes] | None = None,
+    ) -> gs.ControllerMessage | None:
         """The next message to send: a snapshot (from `snapshot()`, at the engine's revision)
-        or the pending delta; None when there is nothing to send."""
+        or the pending delta (its items encoded by `chunk`, see `items.delta_message`); None
+        when there is nothing to send."""
         if self.needs_full:
             message = snapshot()
             self.needs_full = False
@@ -70,8 +78,7 @@ class HostQueue:
             return message
         if not self.pending:
             return None
-        message = gs.ControllerMessage()
-        it.update_message(self.sent, self.target, self.pending, into=message.update)
+        message = it.delta_message(self.sent, self.target, self.pending, chunk)
         self.pending = {}
         self.sent = self.target
         return message
@@ -86,6 +93,7 @@ class HostSession:
         resumed: bool,
         base_revision: int,
         snapshot: Callable[[], gs.ControllerMessage],
+        chunk: Callable[[Key, gs.GoalStateItem], bytes] | None = None,
         limit: int = DEFAULT_QUEUE_LIMIT,
     ) -> None:
         self.host_id = host_id
@@ -97,6 +105,7 @@ class HostSession:
         self.closed = False
         self.reason = ""  # why the controller closed it ("" when the agent went away)
         self._snapshot = snapshot
+        self._chunk = chunk
         self._wake = asyncio.Event()
         if not resumed:
             self._wake.set()
@@ -120,7 +129,7 @@ class HostSession:
         while True:
             if self.closed:
                 return None
-            message = self.queue.take(self._snapshot)
+            message = self.queue.take(self._snapshot, self._chunk)
             if message is not None:
                 return message
             self._wake.clear()

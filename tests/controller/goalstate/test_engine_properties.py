@@ -210,8 +210,11 @@ def check_step(
                     else:
                         assert before.get(key) != item, f"{host}: upsert of unchanged {key}"
             state = agent.get(host, GoalState(host_id=host, revision=engine.start_revision))
-            update = it.update_message(state.revision, engine.revision, delta)
-            agent[host] = state.apply(update)
+            # the items encoded as the hub's streams encode them (kept encodings of this batch):
+            # the same message as encoding each item afresh
+            message = it.delta_message(state.revision, engine.revision, delta, engine.index.chunk_of)
+            assert message == it.delta_message(state.revision, engine.revision, delta)
+            agent[host] = state.apply(message.update)
         for host in hosts | set(agent):
             goal = agent.get(host)
             got = as_items(goal) if goal is not None else {}
@@ -230,10 +233,8 @@ def check_step(
             delta = engine.delta_since(host, revision)
             if delta is None:
                 continue
-            start = GoalState(host_id=host, revision=revision).apply(
-                it.update_message(0, revision, old.get(host, {}), full=True)
-            )
-            resumed = start.apply(it.update_message(revision, engine.revision, delta))
+            start = GoalState(host_id=host).apply(it.delta_message(0, revision, old.get(host, {})).update)
+            resumed = start.apply(it.delta_message(revision, engine.revision, delta).update)
             assert as_items(resumed) == truth[host], f"{host} resumed from {revision}"
     history.append({"__revision__": engine.revision, **truth})
     return first
@@ -261,7 +262,7 @@ class SlowAgents:
 
     def send_all(self, truth: dict) -> None:
         for host, queue in self.queues.items():
-            message = queue.take(lambda host=host: self.engine.snapshot(host))
+            message = queue.take(lambda host=host: self.engine.snapshot(host), self.engine.index.chunk_of)
             if message is not None:
                 self.goals[host] = self.goals[host].apply(message.update)
             assert as_items(self.goals[host]) == truth.get(host, {}), f"{host} behind a queue"
