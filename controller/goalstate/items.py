@@ -148,33 +148,6 @@ def same_configuration(a: res.Port, b: res.Port) -> bool:
     return x == y
 
 
-def delta_message(
-    base_revision: int,
-    revision: int,
-    delta: Delta,
-    chunk: Callable[[Key, gs.GoalStateItem], bytes] | None = None,
-) -> gs.ControllerMessage:
-    """A ControllerMessage carrying `delta` (upserts and deletes, each in key order, so equal
-    deltas give equal messages), assembled from encoded upserts as `snapshot_message` is: `chunk(key, item)` gives an item's
-    `upsert_chunk`, one already encoded when it can (default: encode it). One parse of the bytes
-    costs a fraction of building and copying every item message (a bulk create sends a thousand
-    new neighbors to each host of the VPC)."""
-    encode = chunk or (lambda _, item: upsert_chunk(item))
-    parts = [_UPDATE_BASE_REVISION, _varint(base_revision), _UPDATE_REVISION, _varint(revision)]
-    deletes = []
-    for key in sorted(delta):
-        item = delta[key]
-        if item is None:
-            deletes.append(key)
-        else:
-            parts.append(encode(key, item))
-    body = b"".join(parts)
-    message = gs.ControllerMessage.FromString(_MESSAGE_UPDATE + _varint(len(body)) + body)
-    for kind, id_ in deletes:
-        message.update.deletes.add(kind=kind, id=id_)  # type: ignore[arg-type]
-    return message
-
-
 def _varint(n: int) -> bytes:
     out = bytearray()
     while n > 0x7F:
@@ -203,3 +176,30 @@ def snapshot_message(revision: int, chunks: Iterable[bytes]) -> gs.ControllerMes
     snapshot is one parse of its bytes instead of building and copying every item message."""
     body = b"".join([_UPDATE_REVISION, _varint(revision), _UPDATE_FULL, *chunks])
     return gs.ControllerMessage.FromString(_MESSAGE_UPDATE + _varint(len(body)) + body)
+
+
+def delta_message(
+    base_revision: int,
+    revision: int,
+    delta: Delta,
+    chunk: Callable[[Key, gs.GoalStateItem], bytes] | None = None,
+) -> gs.ControllerMessage:
+    """A ControllerMessage carrying `delta` (upserts and deletes, each in key order, so equal
+    deltas give equal messages), assembled from encoded upserts as `snapshot_message` is:
+    `chunk(key, item)` gives an item's `upsert_chunk`, one already encoded when it can (default:
+    encode it). One parse of the bytes costs a fraction of building and copying every item
+    message (a bulk create sends a thousand new neighbors to each host of the VPC)."""
+    encode = chunk or (lambda _, item: upsert_chunk(item))
+    parts = [_UPDATE_BASE_REVISION, _varint(base_revision), _UPDATE_REVISION, _varint(revision)]
+    deletes = []
+    for key in sorted(delta):
+        item = delta[key]
+        if item is None:
+            deletes.append(key)
+        else:
+            parts.append(encode(key, item))
+    body = b"".join(parts)
+    message = gs.ControllerMessage.FromString(_MESSAGE_UPDATE + _varint(len(body)) + body)
+    for kind, id_ in deletes:
+        message.update.deletes.add(kind=kind, id=id_)
+    return message
