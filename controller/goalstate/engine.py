@@ -137,8 +137,7 @@ class GoalStateEngine:
         index.forget(before)
         member_changes = index.take_member_changes()
         deltas: dict[str, Delta] = {}
-        # neighbors upserted on every host of their VPC but their own, by VPC: the items, and
-        # the keys of each owning host
+        # neighbors upserted on every host of their VPC but their own go there together (_share)
         vpc_wide: dict[str, tuple[dict[Key, gs.GoalStateItem | None], dict[str, list[Key]]]] = {}
         lost: list[tuple[Key, set[str]]] = []
         for key, (old_hosts, old_item) in before.items():
@@ -165,26 +164,7 @@ class GoalStateEngine:
             gone = old_hosts - new_hosts
             if gone:
                 lost.append((key, gone))
-        # A bulk create into a VPC of H hosts is (ports x H) upserts: each host gets the VPC's
-        # items in one dict update (C, not a loop per pair), and loses its own ports' again.
-        for vpc_id, (items, owned) in vpc_wide.items():
-            members = index.vpc_hosts.get(vpc_id, {})
-            if len(items) < SHARED_MIN:  # one key: a write per host is cheaper
-                for key, item in items.items():
-                    owner = index.ports[key[1]].host_id
-                    for host in members:
-                        if host != owner:
-                            deltas.setdefault(host, {})[key] = item
-                continue
-            for host in members:
-                delta = deltas.get(host)
-                if delta is None:
-                    delta = deltas[host] = {}
-                delta.update(items)
-                for key in owned.get(host, ()):
-                    del delta[key]
-                if not delta:  # only its own ports changed: no delta at all
-                    del deltas[host]
+        self._share(vpc_wide, deltas)
         for key, hosts in lost:
             for host in hosts:
                 deltas.setdefault(host, {})[key] = None
@@ -222,6 +202,35 @@ class GoalStateEngine:
         out: dict[str, Delta | None] = dict(deltas)
         out.update(dict.fromkeys(snapshots))
         return out
+
+    def _share(
+        self,
+        vpc_wide: dict[str, tuple[dict[Key, gs.GoalStateItem | None], dict[str, list[Key]]]],
+        deltas: dict[str, Delta],
+    ) -> None:
+        """Add each VPC's neighbors (items, and the keys each owning host has among them) to the
+        deltas of its hosts, all but the owner's. A bulk create into a VPC of H hosts is
+        (ports x H) upserts: each host gets the items in one dict update (C, not a loop per
+        pair), and loses its own ports' again."""
+        index = self.index
+        for vpc_id, (items, owned) in vpc_wide.items():
+            members = index.vpc_hosts.get(vpc_id, {})
+            if len(items) < SHARED_MIN:  # one key: a write per host is cheaper
+                for key, item in items.items():
+                    owner = index.ports[key[1]].host_id
+                    for host in members:
+                        if host != owner:
+                            deltas.setdefault(host, {})[key] = item
+                continue
+            for host in members:
+                delta = deltas.get(host)
+                if delta is None:
+                    delta = deltas[host] = {}
+                delta.update(items)
+                for key in owned.get(host, ()):
+                    del delta[key]
+                if not delta:  # only its own ports changed: no delta at all
+                    del deltas[host]
 
     def _vpc_wide(self, key: Key, receivers: set[str]) -> tuple[str, str] | None:
         """(VPC, owning host) if `key` is a neighbor and `receivers` are exactly the hosts of its
