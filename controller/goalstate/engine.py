@@ -47,8 +47,6 @@ DEFAULT_KEY_HISTORY = 256  # per host: resuming past more changes than this is a
 # for a new item)
 SNAPSHOT_SHARE = 0.25
 DEFAULT_CHANGE_HISTORY = 64
-# new neighbors of one VPC in a batch from which each host gets them as one shared dict update
-SHARED_MIN = 2
 
 
 class HostHistory:
@@ -212,17 +210,8 @@ class GoalStateEngine:
         deltas of its hosts, all but the owner's. A bulk create into a VPC of H hosts is
         (ports x H) upserts: each host gets the items in one dict update (C, not a loop per
         pair), and loses its own ports' again."""
-        index = self.index
         for vpc_id, (items, owned) in vpc_wide.items():
-            members = index.vpc_hosts.get(vpc_id, {})
-            if len(items) < SHARED_MIN:  # one key: a write per host is cheaper
-                for key, item in items.items():
-                    owner = index.ports[key[1]].host_id
-                    for host in members:
-                        if host != owner:
-                            deltas.setdefault(host, {})[key] = item
-                continue
-            for host in members:
+            for host in self.index.vpc_hosts.get(vpc_id, {}):
                 delta = deltas.get(host)
                 if delta is None:
                     delta = deltas[host] = {}
