@@ -11,8 +11,9 @@ snapshot with a broken underlay does not produce an ack larger than a controller
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Mapping
 
+from alcor.agent.dataplane.columns import Snapshot, Update
 from alcor.agent.dataplane.model import (
     KIND_GROUP_MEMBERS,
     KIND_NEIGHBOR,
@@ -46,8 +47,23 @@ _KIND_TABLE = {
 }
 
 
-def carried(update: goalstate_pb2.GoalStateUpdate) -> set[Key]:
+class _SnapshotKeys(Container[Key]):
+    """What a column-wise snapshot carries, without a key per neighbor."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.neighbors = snapshot.neighbors
+        self.rest = carried(snapshot.rest)
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, tuple) and key and key[0] == KIND_NEIGHBOR:
+            return key[1] in self.neighbors
+        return key in self.rest
+
+
+def carried(update: Update) -> Container[Key]:
     """The resources an update upserts."""
+    if isinstance(update, Snapshot):
+        return _SnapshotKeys(update)
     keys = set()
     for item in update.upserts:
         which = item.WhichOneof("item")
@@ -70,15 +86,12 @@ class StatusBook:
         self.reported: dict[Key, str] = {}
 
     def statuses(
-        self, failures: Mapping[Key, str], goal: GoalState, carried_keys: Iterable[Key] = ()
+        self, failures: Mapping[Key, str], goal: GoalState, carried_keys: Container[Key] = ()
     ) -> list[goalstate_pb2.ResourceStatus]:
         """The statuses for one ack given the current `failures`, and record them as told."""
         out: dict[Key, goalstate_pb2.ResourceStatus] = {}
-        for key in carried_keys:
-            if key in failures:
-                out[key] = _status(key, failures[key])
         for key, reason in failures.items():
-            if self.reported.get(key) != reason:
+            if key in carried_keys or self.reported.get(key) != reason:
                 out[key] = _status(key, reason)
         for key in self.reported:
             if key not in failures and _present(goal, key):

@@ -19,11 +19,11 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from alcor.agent.dataplane.columns import Update
 from alcor.agent.dataplane.driver import Driver, Report
 from alcor.agent.dataplane.incremental import Incremental, Step
 from alcor.agent.dataplane.model import KIND_PORT, Config, GoalState, State, desired, owners
 from alcor.agent.dataplane.plan import Plan, plan
-from alcor.v1 import goalstate_pb2
 
 log = logging.getLogger(__name__)
 Key = tuple[int, str]  # (GoalStateKind, id)
@@ -49,7 +49,7 @@ class Reconciler:
         self.last: Outcome | None = None
         self._applied: Incremental | None = None  # the last pass, if it applied in full
 
-    def reconcile(self, goal: GoalState, updates: Sequence[goalstate_pb2.GoalStateUpdate] = ()) -> Outcome:
+    def reconcile(self, goal: GoalState, updates: Sequence[Update] = ()) -> Outcome:
         """Bring the data plane to `goal`; blocking (the agent runs it off the event loop).
         `updates` are the deltas that led from the goal of the last pass to `goal`, if known:
         they allow an incremental pass. Without them the pass is a full one."""

@@ -2,7 +2,8 @@
 
 `Agent.run()` connects to one of `AgentConfig.controllers` (a random one first, then the next
 after every failure), sends Hello with the last applied revision, and after Welcome applies each
-`GoalStateUpdate` to its `GoalState`, saves it (`store.StateStore`), reconciles the data plane
+`GoalStateUpdate` (a large snapshot decoded column-wise as it is read, `dataplane.columns`) to its
+`GoalState`, saves it (`store.StateStore`), reconciles the data plane
 (`reconciler.Reconciler`) and acks it with per-resource statuses (`acks.StatusBook`) and timings.
 Updates that queue up while one is being applied are applied together with one reconcile and then
 acked one by one. A delta whose base revision is not the agent's revision, a snapshot older than
@@ -32,9 +33,10 @@ from typing import Any, TypeVar
 import grpc
 
 from alcor import __version__
+from alcor.agent.dataplane.columns import COLUMNS_MIN_BYTES, Snapshot, Update, decode_message
 from alcor.agent.dataplane.driver import Driver
 from alcor.agent.dataplane.model import Config, GoalState, OutOfOrder
-from alcor.v1 import goalstate_pb2, goalstate_pb2_grpc
+from alcor.v1 import goalstate_pb2
 
 from .acks import MAX_STATUSES, StatusBook, ack_message, carried
 from .backoff import Backoff
@@ -46,7 +48,14 @@ from .store import StateStore
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# the stream's method, named by the proto: the agent gives it its own deserializer
+_SYNC = goalstate_pb2.DESCRIPTOR.services_by_name["GoalStateService"].methods_by_name["Sync"]
+SYNC_METHOD = f"/{_SYNC.containing_service.full_name}/{_SYNC.name}"
 QUEUE_LIMIT = 64  # updates read ahead of the applier; beyond it HTTP/2 flow control holds the controller
+
+
+def _message_kind(msg: goalstate_pb2.ControllerMessage | Snapshot) -> str:
+    return "update" if isinstance(msg, Snapshot) else str(msg.WhichOneof("message"))
 
 
 class ProtocolError(Exception):
@@ -77,6 +86,8 @@ class AgentConfig:
     # try another) this many times in a row, then accept it (the cluster really went back)
     stale_snapshot_limit: int = 3
     max_statuses: int = MAX_STATUSES
+    # updates from this size on are decoded column-wise where they can be (`columns`)
+    columns_min_bytes: int = COLUMNS_MIN_BYTES
     fsync: bool = True
     agent_version: str = __version__
     dataplane: Config = field(default_factory=Config)
@@ -254,8 +265,13 @@ class Agent:
     # -- one stream -----------------------------------------------------------------------------
 
     async def _session(self, endpoint: str) -> None:
-        stub = goalstate_pb2_grpc.GoalStateServiceStub(self._channel(endpoint))
-        call = stub.Sync(metadata=auth_metadata(self.config.token))
+        min_bytes = self.config.columns_min_bytes
+        sync = self._channel(endpoint).stream_stream(
+            SYNC_METHOD,
+            request_serializer=goalstate_pb2.AgentMessage.SerializeToString,
+            response_deserializer=lambda raw: decode_message(raw, min_bytes),
+        )
+        call = sync(metadata=auth_metadata(self.config.token))
         reader: asyncio.Task[None] | None = None
         try:
             await call.write(
@@ -272,12 +288,10 @@ class Agent:
                 first = await call.read()
             if first is grpc.aio.EOF:
                 raise StreamClosed()
-            if first.WhichOneof("message") != "welcome":
-                raise ProtocolError(f"expected Welcome, got {first.WhichOneof('message')}")
+            if isinstance(first, Snapshot) or first.WhichOneof("message") != "welcome":
+                raise ProtocolError(f"expected Welcome, got {_message_kind(first)}")
             await self._welcomed(endpoint, call, first.welcome)
-            queue: asyncio.Queue[tuple[float, goalstate_pb2.GoalStateUpdate] | BaseException] = asyncio.Queue(
-                QUEUE_LIMIT
-            )
+            queue: asyncio.Queue[tuple[float, Update] | BaseException] = asyncio.Queue(QUEUE_LIMIT)
             reader = asyncio.create_task(self._read(call, queue))
             while True:
                 batch = [await queue.get()]
@@ -333,8 +347,11 @@ class Agent:
                 if msg is grpc.aio.EOF:
                     await queue.put(StreamClosed())
                     return
+                if isinstance(msg, Snapshot):
+                    await queue.put((self.timer(), msg))
+                    continue
                 if msg.WhichOneof("message") != "update":
-                    await queue.put(ProtocolError(f"unexpected {msg.WhichOneof('message')} after Welcome"))
+                    await queue.put(ProtocolError(f"unexpected {_message_kind(msg)} after Welcome"))
                     return
                 await queue.put((self.timer(), msg.update))
         except grpc.aio.AioRpcError as e:
@@ -343,7 +360,7 @@ class Agent:
     # -- applying -------------------------------------------------------------------------------
 
     def _apply_sync(
-        self, updates: list[tuple[float, goalstate_pb2.GoalStateUpdate]]
+        self, updates: list[tuple[float, Update]]
     ) -> tuple[int, Outcome | None, ProtocolError | None, float]:
         """On the worker thread: apply the updates in order (up to the first that does not
         follow), save, reconcile once. Returns how many were applied."""
@@ -379,7 +396,7 @@ class Agent:
             outcome = self.reconciler.reconcile(goal, [update for _, update in updates[:applied]])
         return applied, outcome, error, self.timer() - start
 
-    async def _apply(self, call: Any, updates: list[tuple[float, goalstate_pb2.GoalStateUpdate]]) -> None:
+    async def _apply(self, call: Any, updates: list[tuple[float, Update]]) -> None:
         async with self._lock:
             applied, outcome, error, seconds = await self._offload(self._apply_sync, updates)
             if outcome is not None:

@@ -9,6 +9,9 @@ rename and the journal's truncation leaves those) and stopping at the first reco
 follow. The journal is folded into a new snapshot once it outgrows the snapshot, so a restart
 reads at most about twice the goal state, and one delta costs one append.
 
+A full update from the controller is saved as it came, so a snapshot of a million neighbors is
+never re-encoded, and it is loaded as it was received (`columns.decode_update`).
+
 A restarted agent thereby resumes from the revision it really has and re-programs nothing
 (the reconciler compares this goal state with what the driver has installed).
 """
@@ -22,6 +25,7 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
+from alcor.agent.dataplane.columns import Snapshot, Update, decode_update
 from alcor.agent.dataplane.model import GoalState, OutOfOrder
 from alcor.v1 import goalstate_pb2
 
@@ -123,7 +127,7 @@ class StateStore:
             raise StateError(
                 f"state dir {self.dir} holds the goal state of host {owner!r}, not {self.host_id!r}"
             )
-        goal = GoalState(host_id=self.host_id).apply(goalstate_pb2.GoalStateUpdate.FromString(records[1][1]))
+        goal = GoalState(host_id=self.host_id).apply(decode_update(records[1][1]))
         self._snapshot_bytes = len(data)
         replayed = 0
         try:
@@ -156,8 +160,12 @@ class StateStore:
     def save_snapshot(self, goal: GoalState) -> None:
         """Replace everything saved with `goal` (atomically: the old snapshot stays until the new
         one is complete), then empty the journal."""
+        self._save(snapshot_of(goal).SerializeToString())
+
+    def _save(self, snapshot: bytes) -> None:
+        """`save_snapshot` of a full update's encoding."""
         header = MAGIC + b"\0" + self.host_id.encode()
-        data = _frame(header) + _frame(snapshot_of(goal).SerializeToString())
+        data = _frame(header) + _frame(snapshot)
         tmp = self.dir / (SNAPSHOT + ".tmp")
         with open(tmp, "wb") as f:
             f.write(data)
@@ -173,10 +181,17 @@ class StateStore:
             pass
         self._journal_bytes = 0
 
-    def append(self, update: goalstate_pb2.GoalStateUpdate, goal: GoalState) -> None:
-        """Record `update` (a delta already applied, giving `goal`); a full update, or a journal
-        grown past the snapshot, becomes a new snapshot instead."""
-        if update.full or not self._snapshot_bytes:
+    def append(self, update: Update, goal: GoalState) -> None:
+        """Record `update` (already applied, giving `goal`). A full update is saved as the new
+        snapshot as it came (a snapshot decoded column-wise is never re-encoded); a delta with no
+        snapshot before it, or a journal grown past the snapshot, saves `goal` instead."""
+        if isinstance(update, Snapshot):
+            self._save(update.raw)
+            return
+        if update.full:
+            self._save(update.SerializeToString())
+            return
+        if not self._snapshot_bytes:
             self.save_snapshot(goal)
             return
         record = _frame(update.SerializeToString())

@@ -6,7 +6,8 @@ What is measured, on two hosts (network namespaces joined by a veth underlay) wi
 each in one VPC, wired and programmed by `EbpfDriver`:
 
 - neighbors_10k_s / neighbors_1m_s: a goal-state snapshot holding 10,000 (1,000,000) neighbor
-  ports, from its serialized bytes to entries in the endpoints map: parse, `GoalState.apply`,
+  ports, from its serialized bytes to entries in the endpoints map: parse (as the agent decodes
+  a snapshot: `columns.decode_update`, column-wise), `GoalState.apply`,
   `model.desired`, `plan.plan` against the state before (an empty host: every entry is new) and
   `EbpfDriver.execute` (batched map updates). 10k is the median of several rounds, each in a
   VPC of its own; 1M is one round (with --quick: 100,000, reported as neighbors_100k_s).
@@ -47,6 +48,7 @@ from pathlib import Path
 from benchlib import median, parse_args, report
 from pyroute2 import IPRoute, netns
 
+from alcor.agent.dataplane.columns import decode_update
 from alcor.agent.dataplane.ebpf import build
 from alcor.agent.dataplane.ebpf.driver import EbpfConfig, EbpfDriver
 from alcor.agent.dataplane.model import GoalState, State, desired
@@ -167,7 +169,7 @@ def program_neighbors(driver: EbpfDriver, raw: bytes, count: int) -> tuple[float
     count) shows the cost apart from the waiting that other processes on a shared machine cause.
     The plan is made against an empty installed state, as on a host that had none."""
     start, cpu = time.perf_counter(), time.process_time()
-    update = goalstate_pb2.GoalStateUpdate.FromString(raw)
+    update = decode_update(raw)
     parsed = time.perf_counter()
     goal = GoalState("bench").apply(update)
     applied = time.perf_counter()
@@ -201,7 +203,7 @@ def bench_neighbors(lab: Lab, rounds: int, big: int) -> tuple[float, float, floa
 def bench_deltas(driver: EbpfDriver, raw: bytes, incremental: int, full: int) -> tuple[float, float]:
     """Median seconds from one neighbor's delta to its map entry: `incremental` deltas planned
     from the last pass, then `full` deltas by full passes (see the module docstring)."""
-    goal = GoalState("bench").apply(goalstate_pb2.GoalStateUpdate.FromString(raw))
+    goal = GoalState("bench").apply(decode_update(raw))
     reconciler = Reconciler(driver)
     first = reconciler.reconcile(goal)  # full: it also removes the 10k rounds' entries
     if not first.report.ok:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 
 from alcor.v1 import goalstate_pb2
 
+from .columns import Snapshot, Update
 from .model import (
     KIND_NEIGHBOR,
     Endpoint,
@@ -125,19 +126,21 @@ class Incremental:
             self._full = None
         return self._neighbors
 
-    def advance(self, goal: GoalState, updates: Sequence[goalstate_pb2.GoalStateUpdate]) -> Step | None:
+    def advance(self, goal: GoalState, updates: Sequence[Update]) -> Step | None:
         """The step from this state to `goal`, reached from it by `updates`, or None."""
         base = self.goal
         if not updates or goal.host_id != base.host_id or goal.revision != updates[-1].revision:
             return None
         revision = base.revision
+        deltas: list[goalstate_pb2.GoalStateUpdate] = []
         for update in updates:
-            if update.full or update.base_revision != revision:
+            if isinstance(update, Snapshot) or update.full or update.base_revision != revision:
                 return None
+            deltas.append(update)
             revision = update.revision
         if any(getattr(goal, name) is not getattr(base, name) for name in self._OWN_PORTS):
             return None
-        touched = touched_neighbors(updates)
+        touched = touched_neighbors(deltas)
         if all(getattr(goal, name) is getattr(base, name) for name in self._RULES):
             state, port_problems = self.state, self._port_problems
         else:

@@ -2,10 +2,10 @@
 
 A host's goal state is a value: every delta makes a new one and the old one stays valid (the
 reconciler compares the two). Copying a table of a million neighbors for each delta cost about
-40 ms. A `Layered` table is a base dict shared by every version plus a small dict of the changes
-since that base; the changes are folded into a new base once they reach an eighth of it, so each
+40 ms. A `Layered` table is a base mapping shared by every version (a dict, or the `NeighborTable`
+of a snapshot) plus a small dict of the changes since that base; the changes are folded into a new base once they reach an eighth of it, so each
 change costs O(1) amortised. Looking a key up reads the changes, then the base. Iterating folds
-(once per version, cached): a full pass reads a plain dict, as before.
+(once per version, cached) into a plain dict, which later versions share as their base.
 
 Key order is a dict's, except that a key deleted and then set again keeps its old place.
 """
@@ -29,12 +29,12 @@ class Layered(Mapping[K, V]):
     __slots__ = ("_base", "_changes", "_flat", "_len")
 
     def __init__(
-        self, base: dict[K, V], changes: dict[K, Any] | None = None, length: int | None = None
+        self, base: Mapping[K, V], changes: dict[K, Any] | None = None, length: int | None = None
     ) -> None:
         self._base = base
         self._changes: dict[K, Any] = changes or {}
         self._len = len(base) if length is None else length
-        self._flat: dict[K, V] | None = None if self._changes else base
+        self._flat: dict[K, V] | None = base if not self._changes and isinstance(base, dict) else None
 
     def updated(self, upserts: Iterable[tuple[K, V]] = (), deletes: Iterable[K] = ()) -> Layered[K, V]:
         """A new version with `upserts` set, then `deletes` removed (absent keys are ignored)."""
@@ -116,8 +116,9 @@ class Layered(Mapping[K, V]):
         return f"Layered({len(self)} keys, {len(self._changes)} changes over the base)"
 
 
-def _fold(base: dict[K, V], changes: dict[K, Any]) -> dict[K, V]:
-    out = dict(base)
+def _fold(base: Mapping[K, V], changes: dict[K, Any]) -> dict[K, V]:
+    # a base that is not a dict (a snapshot's `NeighborTable`) becomes one here, once
+    out = dict(base) if isinstance(base, dict) else dict(base.items())
     for key, value in changes.items():
         if value is _GONE:
             del out[key]

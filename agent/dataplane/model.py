@@ -21,14 +21,15 @@ import socket
 import struct
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from itertools import compress
+from dataclasses import dataclass, field, replace
+from itertools import compress, repeat
 from operator import attrgetter, not_
 from typing import NamedTuple, ParamSpec, TypeVar
 
 from alcor.addresses import changed
 from alcor.v1 import goalstate_pb2, resources_pb2
 
+from .columns import NeighborTable, Snapshot, Update
 from .layered import Layered
 from .rules import Ranges, RuleKey, compile_rules, expand, rules_version
 
@@ -99,9 +100,11 @@ class GoalState:
     group_members: Mapping[str, goalstate_pb2.GroupMembers] = field(default_factory=dict)
 
     @bulk
-    def apply(self, update: goalstate_pb2.GoalStateUpdate) -> GoalState:
+    def apply(self, update: Update) -> GoalState:
         """The goal state after `update`; a snapshot replaces everything, a delta must start at
         this revision. Only the collections the update touches are copied."""
+        if isinstance(update, Snapshot):  # decoded column-wise: its neighbors are a table already
+            return replace(GoalState(self.host_id).apply(update.rest), neighbors=update.neighbors)
         if update.full:
             tables: dict[str, dict] = {attr: {} for attr in _KIND_ATTR.values()}
         else:
@@ -117,7 +120,7 @@ class GoalState:
         # a large neighbors table is not copied: the delta's neighbors make a new `Layered`
         # version of it (these two lists), the old goal state keeping its own
         layered = not update.full and (
-            isinstance(self.neighbors, Layered) or len(self.neighbors) >= LAYERED_NEIGHBORS
+            isinstance(self.neighbors, (Layered, NeighborTable)) or len(self.neighbors) >= LAYERED_NEIGHBORS
         )
         set_neighbors: list[tuple[str, goalstate_pb2.Neighbor]] = []
         del_neighbors: list[str] = []
@@ -171,7 +174,7 @@ class GoalState:
         if set_neighbors or del_neighbors:
             held = self.neighbors
             if not isinstance(held, Layered):  # a table is never changed once made: share it
-                held = Layered(held if isinstance(held, dict) else dict(held))
+                held = Layered(held)
             tables["neighbors"] = held.updated(set_neighbors, del_neighbors)  # type: ignore[assignment]
         return GoalState(
             host_id=self.host_id,
@@ -526,6 +529,10 @@ def _endpoints(
     through. The MACs are checked and converted all at once, and the values assembled with
     strided slice copies; if a MAC is bad the loop runs again checking each one (`strict`)."""
     own = goal.host_id or None  # no host id: no neighbor is ours
+    if isinstance(goal.neighbors, NeighborTable) and not strict:
+        table = _column_endpoints(goal.neighbors, own, local)
+        if table is not None:
+            return table
     heads: dict[str, bytes] = {}  # good underlay ip -> its 4 bytes
     vnis: dict[int, bytes] = {}  # good vni -> key head
     keys: list[bytes] = []
@@ -566,6 +573,36 @@ def _endpoints(
                     problems[(KIND_NEIGHBOR, port_id)] = f"address {n.ip_address} is a port on this host"
             except ValueError:
                 continue
+    return Endpoints.packed(local, keys, values)
+
+
+def _column_endpoints(
+    table: NeighborTable, own: str | None, local: dict[bytes, Endpoint]
+) -> Endpoints | None:
+    """`_endpoints` of a snapshot's neighbors read column by column with C-level loops, or None
+    if any of them is not simply an entry (ours, bad, or at a local port's address): the loop
+    over the messages then decides, neighbor by neighbor."""
+    c = table.columns
+    pton, inet = socket.inet_pton, socket.AF_INET
+    if own is not None and own in c.host_id:
+        return None
+    vnis = list(c.vni)
+    heads = {v: v.to_bytes(4, "little") for v in set(vnis)}
+    host_ips = list(c.host_ip)
+    try:
+        if not all(0 < v <= MAX_VNI for v in heads):
+            return None
+        hosts = {h: pton(inet, h) for h in set(host_ips)}
+        ips = map(pton, repeat(inet), c.ip_address)
+        if len(heads) == 1:
+            keys = list(map(next(iter(heads.values())).__add__, ips))
+        else:
+            keys = list(map(bytes.__add__, map(heads.__getitem__, vnis), ips))
+    except OSError:
+        return None
+    values = _remote_values(list(map(hosts.__getitem__, host_ips)), list(c.mac_address))
+    if values is None or local.keys() & keys:
+        return None
     return Endpoints.packed(local, keys, values)
 
 

@@ -46,12 +46,15 @@ class Stream:
             fut.cancel()
 
 
-class Stub:
+class Channel:
+    """Opens the one Sync call, as the agent asks for it."""
+
     def __init__(self, stream: Stream) -> None:
         self.stream = stream
 
-    def Sync(self, metadata: Any = None) -> Stream:
-        return self.stream
+    def stream_stream(self, method: str, **serializers: Any) -> Any:
+        assert method == runner.SYNC_METHOD
+        return lambda metadata=None: self.stream
 
 
 async def steps(n: int) -> None:
@@ -65,12 +68,11 @@ def test_stop_at_any_step_around_the_welcome_ends_run(monkeypatch: pytest.Monkey
 
     async def main() -> None:
         stream = Stream()
-        monkeypatch.setattr(runner.goalstate_pb2_grpc, "GoalStateServiceStub", lambda channel: Stub(stream))
         agent = Agent(
             AgentConfig(host_id=H1, controllers=["127.0.0.1:1"], underlay_ip=IP1, resync_interval=None),
             MemoryDriver(IP1),
         )
-        monkeypatch.setattr(agent, "_channel", lambda endpoint: None)
+        monkeypatch.setattr(agent, "_channel", lambda endpoint: Channel(stream))
         welcome = goalstate_pb2.ControllerMessage(welcome=goalstate_pb2.Welcome(resumed=False, revision=1))
         task = asyncio.create_task(agent.run())
         await asyncio.wait_for(stream.hello.wait(), 10)

@@ -16,6 +16,8 @@ from goalstate_double import Session, delta, serving
 from net import H1, IP1, add_port, in_sync, network
 
 from alcor import __version__
+from alcor.agent import runner
+from alcor.agent.dataplane.columns import decode_message
 from alcor.agent.dataplane.memory import MemoryDriver
 from alcor.agent.dataplane.model import KIND_PORT
 from alcor.agent.dataplane.plan import WirePort
@@ -39,7 +41,18 @@ async def running(agent: Agent) -> AsyncIterator[Agent]:
         await asyncio.wait_for(task, 10)
 
 
-def test_snapshot_then_deltas_are_programmed_and_acked() -> None:
+@pytest.mark.parametrize("columns", [False, True], ids=["messages", "columns"])
+def test_snapshot_then_deltas_are_programmed_and_acked(
+    monkeypatch: pytest.MonkeyPatch, columns: bool
+) -> None:
+    """Also with the snapshot decoded column-wise (`columns.decode_message`), as a large one is."""
+    decoded: list[object] = []
+
+    def recording(raw: bytes, min_bytes: int) -> object:
+        decoded.append(decode_message(raw, min_bytes))
+        return decoded[-1]
+
+    monkeypatch.setattr(runner, "decode_message", recording)
     sc, ports = network()
     goals = [sc.goal(H1)]
     new = add_port(sc, "host-2", "10.0.1.20")
@@ -59,9 +72,19 @@ def test_snapshot_then_deltas_are_programmed_and_acked() -> None:
         driver = MemoryDriver(IP1)
         async with (
             serving(script) as (ctl, addr),
-            running(Agent(config(addr, token="s3cret"), driver, clock=InstantClock())) as agent,
+            running(
+                Agent(
+                    config(addr, token="s3cret", columns_min_bytes=0 if columns else 1 << 30),
+                    driver,
+                    clock=InstantClock(),
+                )
+            ) as agent,
         ):
             await agent.wait_revision(goals[2].revision, timeout=10)
+            assert [type(d).__name__ for d in decoded[:2]] == [
+                "ControllerMessage",
+                "Snapshot" if columns else "ControllerMessage",
+            ]
             s = ctl.sessions[0]
             await wait_for(lambda: len(s.acks) == 3)
             assert s.hello.host_id == H1
