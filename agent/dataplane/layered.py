@@ -57,6 +57,15 @@ class Layered(Mapping[K, V]):
             return Layered(_fold(base, changes))
         return Layered(base, changes, length)
 
+    @property
+    def base(self) -> Mapping[K, V]:
+        """The mapping this version is layered on (a dict once iterated: see `flat`)."""
+        return self._base
+
+    def changes(self) -> tuple[KeysView[K], list[V]]:
+        """The keys changed since the base (set or deleted), and the values set."""
+        return self._changes.keys(), [v for v in self._changes.values() if v is not _GONE]
+
     def flat(self) -> dict[K, V]:
         """The contents as a dict (built once per version; do not change it)."""
         if self._flat is None:

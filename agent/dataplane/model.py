@@ -20,7 +20,7 @@ import ipaddress
 import socket
 import struct
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from itertools import compress, repeat
 from operator import attrgetter, not_
@@ -60,6 +60,7 @@ MAX_VNI = (1 << 24) - 1
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def bulk(fn: Callable[P, R]) -> Callable[P, R]:
@@ -519,20 +520,56 @@ def local_part(
     return ports, rules, local, problems
 
 
-def _endpoints(
-    goal: GoalState, local: dict[bytes, Endpoint], problems: dict[tuple[int, str], str], strict: bool = False
-) -> Endpoints:
-    """The table of `local` and the neighbors on other hosts. The hot loop of a large VPC: per
-    neighbor only its field reads, one inet_pton and a concatenation (the key), and three
-    appends. What repeats (the hosts' underlay addresses, the VNIs) is checked and packed once,
-    in `_first`, which a neighbor whose host or VNI is not cached yet, or that is bad, goes
-    through. The MACs are checked and converted all at once, and the values assembled with
-    strided slice copies; if a MAC is bad the loop runs again checking each one (`strict`)."""
+def _endpoints(goal: GoalState, local: dict[bytes, Endpoint], problems: Problems) -> Endpoints:
+    """The table of `local` and the neighbors on other hosts: read column by column where the
+    neighbors are a snapshot's columns (and the changes since), else message by message."""
     own = goal.host_id or None  # no host id: no neighbor is ours
-    if isinstance(goal.neighbors, NeighborTable) and not strict:
-        table = _column_endpoints(goal.neighbors, own, local)
-        if table is not None:
-            return table
+    found = _column_endpoints(goal.neighbors, own, local, problems)
+    if found is not None:
+        return found
+    return _message_endpoints(goal.neighbors, own, local, problems)
+
+
+def _message_endpoints(
+    neighbors: Mapping[str, goalstate_pb2.Neighbor],
+    own: str | None,
+    local: dict[bytes, Endpoint],
+    problems: Problems,
+    strict: bool = False,
+) -> Endpoints:
+    """`_endpoints` from the messages. The MACs are checked and converted all at once, and the
+    values assembled with strided slice copies; if a MAC is bad the loop runs again checking
+    each one (`strict`)."""
+    keys, hosts, macs = _scan(neighbors.values(), own, problems, strict)
+    values = _remote_values(hosts, macs)
+    if values is None:  # a bad MAC among them: find it (and which neighbor has it)
+        assert not strict
+        return _message_endpoints(neighbors, own, local, problems, strict=True)
+    clash = local.keys() & keys
+    if clash:  # rare: a neighbor's address that is a port on this host (the port wins)
+        vs = REMOTE.size
+        kept = [i for i, k in enumerate(keys) if k not in clash]
+        values = b"".join(values[i * vs : (i + 1) * vs] for i in kept)
+        keys = [keys[i] for i in kept]
+        for port_id, n in neighbors.items():
+            if n.host_id == own or (KIND_NEIGHBOR, port_id) in problems:
+                continue  # a bad neighbor keeps its own problem
+            try:
+                if pack_key((n.vni, n.ip_address)) in clash:
+                    problems[(KIND_NEIGHBOR, port_id)] = f"address {n.ip_address} is a port on this host"
+            except ValueError:
+                continue
+    return Endpoints.packed(local, keys, values)
+
+
+def _scan(
+    neighbors: Iterable[goalstate_pb2.Neighbor], own: str | None, problems: Problems, strict: bool
+) -> tuple[list[bytes], list[bytes], list[str]]:
+    """The keys, underlay addresses and MACs of the neighbors that are entries, in order; the
+    others' problems go to `problems`. The hot loop of a large VPC: per neighbor only its field
+    reads, one inet_pton and a concatenation (the key), and three appends. What repeats (the
+    hosts' underlay addresses, the VNIs) is checked and packed once, in `_first`, which a
+    neighbor whose host or VNI is not cached yet, or that is bad, goes through."""
     heads: dict[str, bytes] = {}  # good underlay ip -> its 4 bytes
     vnis: dict[int, bytes] = {}  # good vni -> key head
     keys: list[bytes] = []
@@ -540,7 +577,7 @@ def _endpoints(
     macs: list[str] = []
     add_key, add_host, add_mac = keys.append, hosts.append, macs.append
     pton, inet = socket.inet_pton, socket.AF_INET
-    for n in goal.neighbors.values():
+    for n in neighbors:
         if n.host_id == own:
             continue  # our own port: `ports` has it
         try:
@@ -555,54 +592,66 @@ def _endpoints(
         add_key(key)
         add_host(host)
         add_mac(n.mac_address)
-    values = _remote_values(hosts, macs)
-    if values is None:  # a bad MAC among them: find it (and which neighbor has it)
-        assert not strict
-        return _endpoints(goal, local, problems, strict=True)
-    clash = local.keys() & keys
-    if clash:  # rare: a neighbor's address that is a port on this host (the port wins)
-        vs = REMOTE.size
-        kept = [i for i, k in enumerate(keys) if k not in clash]
-        values = b"".join(values[i * vs : (i + 1) * vs] for i in kept)
-        keys = [keys[i] for i in kept]
-        for port_id, n in goal.neighbors.items():
-            if n.host_id == own or (KIND_NEIGHBOR, port_id) in problems:
-                continue  # a bad neighbor keeps its own problem
-            try:
-                if pack_key((n.vni, n.ip_address)) in clash:
-                    problems[(KIND_NEIGHBOR, port_id)] = f"address {n.ip_address} is a port on this host"
-            except ValueError:
-                continue
-    return Endpoints.packed(local, keys, values)
+    return keys, hosts, macs
 
 
 def _column_endpoints(
-    table: NeighborTable, own: str | None, local: dict[bytes, Endpoint]
+    neighbors: Mapping[str, goalstate_pb2.Neighbor],
+    own: str | None,
+    local: dict[bytes, Endpoint],
+    problems: Problems,
 ) -> Endpoints | None:
-    """`_endpoints` of a snapshot's neighbors read column by column with C-level loops, or None
-    if any of them is not simply an entry (ours, bad, or at a local port's address): the loop
-    over the messages then decides, neighbor by neighbor."""
-    c = table.columns
-    pton, inet = socket.inet_pton, socket.AF_INET
-    if own is not None and own in c.host_id:
+    """`_endpoints` of a snapshot's `NeighborTable`, or of a `Layered` table over one: the
+    snapshot's neighbors that no delta changed are read column by column with C-level loops,
+    those the deltas set by `_scan`. None (the messages decide, one by one) if a snapshot's
+    neighbor is not simply an entry (ours, bad, or at a local port's address) or if an address
+    is held both by a changed neighbor and another one (which wins depends on their order)."""
+    changed: Collection[str] = ()
+    updated: list[goalstate_pb2.Neighbor] = []
+    if isinstance(neighbors, NeighborTable):
+        table = neighbors
+    elif isinstance(neighbors, Layered) and isinstance(base := neighbors.base, NeighborTable):
+        table = base
+        changed, updated = neighbors.changes()
+    else:
         return None
-    vnis = list(c.vni)
+    c = table.columns
+    kept = list(map(not_, map(changed.__contains__, table))) if changed else None
+
+    def column(values: Iterable[T]) -> list[T]:
+        return list(values) if kept is None else list(compress(values, kept))
+
+    if own is not None and own in column(c.host_id):
+        return None
+    vnis = column(c.vni)
     heads = {v: v.to_bytes(4, "little") for v in set(vnis)}
-    host_ips = list(c.host_ip)
+    host_ips = column(c.host_ip)
+    pton, inet = socket.inet_pton, socket.AF_INET
     try:
         if not all(0 < v <= MAX_VNI for v in heads):
             return None
         hosts = {h: pton(inet, h) for h in set(host_ips)}
-        ips = map(pton, repeat(inet), c.ip_address)
+        ips = map(pton, repeat(inet), column(c.ip_address))
         if len(heads) == 1:
             keys = list(map(next(iter(heads.values())).__add__, ips))
         else:
             keys = list(map(bytes.__add__, map(heads.__getitem__, vnis), ips))
     except OSError:
         return None
-    values = _remote_values(list(map(hosts.__getitem__, host_ips)), list(c.mac_address))
-    if values is None or local.keys() & keys:
+    values = _remote_values(list(map(hosts.__getitem__, host_ips)), column(c.mac_address))
+    if values is None:
         return None
+    found: Problems = {}
+    if updated:
+        more, more_hosts, more_macs = _scan(updated, own, found, strict=False)
+        more_values = _remote_values(more_hosts, more_macs)
+        if more_values is None or len(set(more)) < len(more) or not set(more).isdisjoint(keys):
+            return None
+        keys += more
+        values += more_values
+    if local.keys() & keys:
+        return None
+    problems.update(found)
     return Endpoints.packed(local, keys, values)
 
 

@@ -8,10 +8,12 @@ the same problems, also after deltas on top. Clean snapshots must really take th
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alcor.agent.acks import StatusBook, carried
+from alcor.agent.dataplane import model
 from alcor.agent.dataplane.columns import (
     COLUMNS_MIN_BYTES,
     NeighborTable,
@@ -19,7 +21,7 @@ from alcor.agent.dataplane.columns import (
     decode_message,
     decode_update,
 )
-from alcor.agent.dataplane.model import KIND_NEIGHBOR, KIND_PORT, GoalState, desired
+from alcor.agent.dataplane.model import KIND_NEIGHBOR, KIND_PORT, GoalState, desired, pack_key, pack_remote
 from alcor.agent.dataplane.scenario import Scenario
 from alcor.agent.store import StateStore
 from alcor.v1 import goalstate_pb2
@@ -123,20 +125,24 @@ def test_columns_give_the_goal_state_and_data_plane_of_the_messages(case: tuple[
 
 
 @settings(max_examples=100, deadline=None)
-@given(snapshots(), st.lists(st.tuples(st.integers(0, 45), st.booleans()), min_size=1, max_size=8))
+@given(
+    snapshots(),
+    st.lists(st.tuples(st.integers(0, 45), st.booleans(), st.integers(0, 60)), min_size=1, max_size=8),
+)
 def test_deltas_on_a_column_snapshot_give_what_they_give_on_messages(
-    case: tuple[bytes, bool], changes: list[tuple[int, bool]]
+    case: tuple[bytes, bool], changes: list[tuple[int, bool, int]]
 ) -> None:
+    """The deltas move neighbors onto addresses other neighbors hold (10.0.2.x is n0..n39)."""
     raw, _ = case
     by_columns, by_messages = both(raw)
-    for n, (i, delete) in enumerate(changes):
+    for i, delete, address in changes:
         update = goalstate_pb2.GoalStateUpdate(
             base_revision=by_messages.revision, revision=by_messages.revision + 1
         )
         if delete:
             update.deletes.add(kind=KIND_NEIGHBOR, id=f"n{i}")
         else:
-            update.upserts.add().neighbor.CopyFrom(neighbor(i, host=2, ip_address=f"10.0.9.{1 + n}"))
+            update.upserts.add().neighbor.CopyFrom(neighbor(i, host=2, ip_address=f"10.0.2.{1 + address}"))
         by_columns, by_messages = by_columns.apply(update), by_messages.apply(update)
         assert by_columns == by_messages
         assert desired(by_columns) == desired(by_messages)
@@ -215,3 +221,34 @@ def test_an_ack_for_a_column_snapshot_lists_the_failures_it_carried() -> None:
     keys = carried(snapshot)
     assert (KIND_NEIGHBOR, "n19") in keys and (KIND_NEIGHBOR, "n20") not in keys
     assert (KIND_PORT, port_id) in keys and (KIND_PORT, "nope") not in keys
+
+
+def test_a_full_pass_after_deltas_reads_the_snapshot_column_wise_and_the_changes_as_messages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    by_columns, by_messages = both(clean_snapshot(300))
+    changes = [
+        ("n5", neighbor(5, ip_address="10.0.9.5")),  # moved
+        ("n7", None),  # deleted
+        ("n900", neighbor(900, host=2, ip_address="10.0.9.6")),  # new
+        ("n3", neighbor(3, host=2, ip_address="10.0.2.11")),  # onto n10's address: n10 wins
+        ("n8", neighbor(8, ip_address="10.0.1.5")),  # moved onto the local port: a problem
+    ]
+    for revision, (port_id, new) in enumerate(changes, start=8):
+        update = goalstate_pb2.GoalStateUpdate(base_revision=revision - 1, revision=revision)
+        if new is None:
+            update.deletes.add(kind=KIND_NEIGHBOR, id=port_id)
+        else:
+            update.upserts.add().neighbor.CopyFrom(new)
+        by_columns, by_messages = by_columns.apply(update), by_messages.apply(update)
+        have = desired(by_messages)
+        with monkeypatch.context() as m:
+            if revision < 11:  # an address held twice, or a local port's, goes back to the messages
+                m.setattr(model, "_message_endpoints", None)
+            want = desired(by_columns)
+        assert want == have and want.problems == have.problems
+        assert dict(want.endpoints.remote) == dict(have.endpoints.remote)
+    assert (KIND_NEIGHBOR, "n8") in have.problems
+    assert want.endpoints.remote[pack_key((VNI, "10.0.2.11"))] == pack_remote(
+        "10.250.0.2", neighbor(10).mac_address
+    )
