@@ -6,8 +6,9 @@ record each, appended and fsynced. Records are framed as (length, crc32, bytes),
 by a crash is recognised and everything before it is kept. Loading replays the journal on the
 snapshot, skipping records at or below the snapshot's revision (a crash between a snapshot's
 rename and the journal's truncation leaves those) and stopping at the first record that does not
-follow. The journal is folded into a new snapshot once it outgrows the snapshot, so a restart
-reads at most about twice the goal state, and one delta costs one append.
+follow; the journal is cut there, so the next record follows the last good one. The journal is
+folded into a new snapshot once it outgrows the snapshot, so a restart reads at most about twice
+the goal state, and one delta costs one append.
 
 A full update from the controller is saved as it came, so a snapshot of a million neighbors is
 never re-encoded, and it is loaded as it was received (`columns.decode_update`).
@@ -134,19 +135,22 @@ class StateStore:
             journal = self.journal_path.read_bytes()
         except FileNotFoundError:
             journal = b""
-        for _, payload in _records(journal):
+        kept = 0  # the journal up to the last record read
+        for end, payload in _records(journal):
             update = goalstate_pb2.GoalStateUpdate.FromString(payload)
-            if update.revision <= goal.revision:
-                continue
-            try:
-                goal = goal.apply(update)
-            except OutOfOrder as e:
-                log.warning("goal-state journal stops at revision %d: %s", goal.revision, e)
-                break
-            replayed += 1
-        if journal:
-            # start from one clean snapshot: a torn tail must not sit before the next append
-            self.save_snapshot(goal)
+            if update.revision > goal.revision:
+                try:
+                    goal = goal.apply(update)
+                except OutOfOrder as e:
+                    log.warning("goal-state journal stops at revision %d: %s", goal.revision, e)
+                    break
+                replayed += 1
+            kept = end
+        if kept < len(journal):
+            # a torn or unusable tail must not sit before the next append: cut it (rewriting the
+            # snapshot instead would re-encode every neighbor of a large one)
+            self._truncate_journal(kept)
+        self._journal_bytes = kept
         log.info(
             "loaded goal state of %s at revision %d (%d journaled deltas)",
             self.host_id,
@@ -204,6 +208,15 @@ class StateStore:
         if self.fsync:
             os.fsync(self._journal)
         self._journal_bytes += len(record)
+
+    def _truncate_journal(self, size: int) -> None:
+        fd = os.open(self.journal_path, os.O_WRONLY)
+        try:
+            os.ftruncate(fd, size)
+            if self.fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _close_journal(self) -> None:
         if self._journal is not None:

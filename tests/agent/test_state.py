@@ -105,7 +105,7 @@ def test_the_store_keeps_what_was_applied_across_torn_writes_and_compaction(tmp_
     assert loaded is not None and loaded.revision == goals[-1].revision
     assert snapshot_of(loaded) == snapshot_of(goals[-1])
 
-    # load() folded the journal into the snapshot; a new delta then a torn one
+    # a new delta, then a torn one
     add_port(sc, "host-2", "10.0.1.120")
     goals.append(sc.goal(H1))
     store = StateStore(tmp_path, H1)
@@ -116,8 +116,16 @@ def test_the_store_keeps_what_was_applied_across_torn_writes_and_compaction(tmp_
     torn = delta(goals[-1], sc.goal(H1)).SerializeToString()
     with open(tmp_path / JOURNAL, "ab") as f:
         f.write(len(torn).to_bytes(4, "little") + b"\0\0\0\0" + torn[: len(torn) // 2])
+    store = StateStore(tmp_path, H1)
+    loaded = store.load()
+    assert loaded is not None and loaded.revision == goals[-1].revision
+    # the torn tail was cut: a delta appended after it is found on the next load
+    goals.append(sc.goal(H1))
+    store.append(delta(goals[-2], goals[-1]), goals[-1])
+    store.close()
     loaded = StateStore(tmp_path, H1).load()
     assert loaded is not None and loaded.revision == goals[-1].revision
+    assert snapshot_of(loaded) == snapshot_of(goals[-1])
 
     with pytest.raises(StateError, match="holds the goal state of host 'host-1', not 'host-2'"):
         StateStore(tmp_path, "host-2").load()
