@@ -734,9 +734,15 @@ def owners(goal: GoalState, state: State) -> dict[bytes, tuple[int, str]]:
     """The goal-state resource behind each endpoint (by packed key), to attribute a failed item.
     Built on demand (after a failure) because it costs about as much as `desired` itself."""
     found: dict[bytes, tuple[int, str]] = {}
-    for port_id, n in goal.neighbors.items():
+    neighbors = goal.neighbors
+    rows: Iterable[tuple[str, int, str]]
+    if isinstance(neighbors, NeighborTable):  # the columns, not a million messages
+        rows = zip(neighbors, neighbors.columns.vni, neighbors.columns.ip_address, strict=True)
+    else:
+        rows = ((port_id, n.vni, n.ip_address) for port_id, n in neighbors.items())
+    for port_id, vni, ip in rows:
         try:
-            found[pack_key((n.vni, n.ip_address))] = (KIND_NEIGHBOR, port_id)
+            found[pack_key((vni, ip))] = (KIND_NEIGHBOR, port_id)
         except ValueError:
             continue  # `desired` reported it as a problem; it has no entry to fail
     for key, ep in state.endpoints.local.items():

@@ -21,7 +21,15 @@ from alcor.agent.dataplane.columns import (
     decode_message,
     decode_update,
 )
-from alcor.agent.dataplane.model import KIND_NEIGHBOR, KIND_PORT, GoalState, desired, pack_key, pack_remote
+from alcor.agent.dataplane.model import (
+    KIND_NEIGHBOR,
+    KIND_PORT,
+    GoalState,
+    desired,
+    owners,
+    pack_key,
+    pack_remote,
+)
 from alcor.agent.dataplane.scenario import Scenario
 from alcor.agent.store import StateStore
 from alcor.v1 import goalstate_pb2
@@ -122,6 +130,7 @@ def test_columns_give_the_goal_state_and_data_plane_of_the_messages(case: tuple[
     assert want == have
     assert want.problems == have.problems
     assert list(want.endpoints.remote_keys()) == list(have.endpoints.remote_keys())
+    assert owners(by_columns, want) == owners(by_messages, have)
 
 
 @settings(max_examples=100, deadline=None)
