@@ -146,14 +146,8 @@ Update: TypeAlias = goalstate_pb2.GoalStateUpdate | Snapshot
 def decode_update(raw: bytes, min_bytes: int = COLUMNS_MIN_BYTES) -> Update:
     """A GoalStateUpdate from its encoding: a `Snapshot` if it is large (at least `min_bytes`)
     and its neighbors decode exactly as columns, else the message. Raises DecodeError."""
-    if len(raw) >= min_bytes:
-        try:
-            snapshot = _columnar(raw)
-        except DecodeError:
-            snapshot = None  # the message's parse below says what is wrong
-        if snapshot is not None:
-            return snapshot
-    return goalstate_pb2.GoalStateUpdate.FromString(raw)
+    snapshot = _snapshot(raw) if len(raw) >= min_bytes else None
+    return snapshot if snapshot is not None else goalstate_pb2.GoalStateUpdate.FromString(raw)
 
 
 def decode_message(
@@ -164,10 +158,17 @@ def decode_message(
     if len(raw) >= min_bytes:
         view = goalstate_columns_pb2.ControllerMessageBytes.FromString(raw)
         if not view.welcome and view.update:
-            update = decode_update(view.update, min_bytes)
-            if isinstance(update, Snapshot):
-                return update
+            snapshot = _snapshot(view.update)
+            if snapshot is not None:
+                return snapshot
     return goalstate_pb2.ControllerMessage.FromString(raw)
+
+
+def _snapshot(raw: bytes) -> Snapshot | None:
+    try:
+        return _columnar(raw)
+    except DecodeError:
+        return None  # the messages' parse says what is wrong
 
 
 def _columnar(raw: bytes) -> Snapshot | None:

@@ -9,6 +9,7 @@ the same problems, also after deltas on top. Clean snapshots must really take th
 from __future__ import annotations
 
 import pytest
+from google.protobuf.message import DecodeError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -261,3 +262,13 @@ def test_a_full_pass_after_deltas_reads_the_snapshot_column_wise_and_the_changes
     assert want.endpoints.remote[pack_key((VNI, "10.0.2.11"))] == pack_remote(
         "10.250.0.2", neighbor(10).mac_address
     )
+
+
+def test_a_bad_encoding_raises_as_the_messages_parse_does() -> None:
+    raw = clean_snapshot(100)
+    torn = raw[: len(raw) - 7]
+    for decode in (decode_update, decode_message):
+        with pytest.raises(DecodeError):
+            decode(torn, 0)
+    with pytest.raises(DecodeError):
+        goalstate_pb2.GoalStateUpdate.FromString(torn)
