@@ -11,8 +11,9 @@ neighbor asked for. `model.desired` reads the columns directly.
 The columns are used only where they are exactly the messages, for an encoder that writes a
 field at most once per message (as protobuf's do): every neighbor sets all seven fields (a field
 left at its default is omitted, which would shift its column), no item is empty, the port ids are
-distinct, and there is no delete and no group-members change (whose order against the group's
-members matters). Anything else is decoded as messages; both give the same goal state
+distinct, there is no delete and no group-members change (whose order against the group's
+members matters), and no field that goalstate_columns.proto does not know (a newer
+controller's). Anything else is decoded as messages; both give the same goal state
 (tests/dataplane/test_columns.py).
 """
 
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 from typing import ClassVar, TypeAlias
 
 from google.protobuf.message import DecodeError
+from google.protobuf.unknown_fields import UnknownFieldSet
 
 from alcor.v1 import goalstate_columns_pb2, goalstate_pb2
 
@@ -176,6 +178,8 @@ def _columnar(raw: bytes) -> Snapshot | None:
     items = parsed.upserts
     if not parsed.full or parsed.deletes or items.group_members_change:
         return None
+    if any(len(UnknownFieldSet(m)) for m in (parsed, items, items.neighbor)):
+        return None  # fields of a newer goalstate.proto: the messages keep them
     others = {kind: list(getattr(items, kind)) for kind in OTHER_ITEMS}
     neighbors = items.neighbor
     # every item is one neighbor or one other item unless some are empty, which makes the count

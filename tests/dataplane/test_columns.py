@@ -17,6 +17,7 @@ from alcor.agent.acks import StatusBook, carried
 from alcor.agent.dataplane import model
 from alcor.agent.dataplane.columns import (
     COLUMNS_MIN_BYTES,
+    NEIGHBOR_FIELDS,
     NeighborTable,
     Snapshot,
     decode_message,
@@ -33,7 +34,7 @@ from alcor.agent.dataplane.model import (
 )
 from alcor.agent.dataplane.scenario import Scenario
 from alcor.agent.store import StateStore
-from alcor.v1 import goalstate_pb2
+from alcor.v1 import goalstate_columns_pb2, goalstate_pb2
 
 HOST, UNDERLAY = "h0", "10.250.0.1"
 VNI = 100
@@ -272,3 +273,27 @@ def test_a_bad_encoding_raises_as_the_messages_parse_does() -> None:
             decode(torn, 0)
     with pytest.raises(DecodeError):
         goalstate_pb2.GoalStateUpdate.FromString(torn)
+
+
+def test_the_column_views_mirror_goalstate_proto() -> None:
+    """Every field of Neighbor, GoalStateItem and GoalStateUpdate has its column or view under
+    the same number: a field added to goalstate.proto alone fails here."""
+    pairs = [
+        (goalstate_pb2.Neighbor, goalstate_columns_pb2.NeighborColumns),
+        (goalstate_pb2.GoalStateItem, goalstate_columns_pb2.ItemColumns),
+        (goalstate_pb2.GoalStateUpdate, goalstate_columns_pb2.UpdateColumns),
+        (goalstate_pb2.ControllerMessage, goalstate_columns_pb2.ControllerMessageBytes),
+    ]
+    for message, view in pairs:
+        fields = {f.name: f.number for f in message.DESCRIPTOR.fields}
+        assert {f.name: f.number for f in view.DESCRIPTOR.fields} == fields, view.DESCRIPTOR.name
+    assert set(NEIGHBOR_FIELDS) == {f.name for f in goalstate_pb2.Neighbor.DESCRIPTOR.fields}
+
+
+def test_a_field_this_agent_does_not_know_keeps_the_snapshot_as_messages() -> None:
+    raw = clean_snapshot(60)
+    newer = goalstate_pb2.GoalStateUpdate.FromString(raw)
+    newer.upserts[-1].neighbor.MergeFromString(b"\x40\x05")  # a field 8 of a newer Neighbor
+    decoded = decode_update(newer.SerializeToString(), min_bytes=0)
+    assert isinstance(decoded, goalstate_pb2.GoalStateUpdate)
+    assert decoded.upserts[-1].neighbor.SerializeToString().endswith(b"\x40\x05")
