@@ -278,7 +278,8 @@ def kernel_vxlan(lab: Lab) -> tuple[str, str, str]:
             f"-n {host} link set lo up",
             f"-n {host} addr add 10.99.0.{me}/24 dev ul0",
             f"-n {host} link set ul0 up",
-            f"-n {host} link add vx0 type vxlan id 7 local 10.99.0.{me} remote 10.99.0.{peer} dstport 4789 dev ul0",
+            f"-n {host} link add vx0 type vxlan id 7 local 10.99.0.{me} remote 10.99.0.{peer}"
+            " dstport 4789 dev ul0",
             f"-n {host} addr add 10.77.0.{me}/24 dev vx0",
             f"-n {host} link set vx0 mtu 1450 up",
             f"link add eth0 netns {workload} type veth peer w0 netns {host}",

@@ -3,9 +3,11 @@
 A host's goal state is a value: every delta makes a new one and the old one stays valid (the
 reconciler compares the two). Copying a table of a million neighbors for each delta cost about
 40 ms. A `Layered` table is a base mapping shared by every version (a dict, or the `NeighborTable`
-of a snapshot) plus a small dict of the changes since that base; the changes are folded into a new base once they reach an eighth of it, so each
-change costs O(1) amortised. Looking a key up reads the changes, then the base. Iterating folds
-(once per version, cached) into a plain dict, which later versions share as their base.
+of a snapshot) plus a small dict of the changes since that base; the changes are folded into a
+new base once they reach an eighth of it, so each change costs O(1) amortised. Looking a key up
+reads the changes, then the base. Iterating folds (once per version, cached) into a plain dict,
+which later versions share as their base; `model.desired` reads a `NeighborTable` base and the
+changes apart instead, without folding.
 
 Key order is a dict's, except that a key deleted and then set again keeps its old place.
 """

@@ -8,6 +8,8 @@ the same problems, also after deltas on top. Clean snapshots must really take th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from google.protobuf.message import DecodeError
 from hypothesis import given, settings
@@ -202,7 +204,7 @@ def test_a_controller_message_carrying_a_large_snapshot_decodes_to_it() -> None:
     assert decode_message(small.SerializeToString()) == small
 
 
-def test_a_column_snapshot_is_saved_as_it_came_and_loads_column_wise(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_column_snapshot_is_saved_as_it_came_and_loads_column_wise(tmp_path: Path) -> None:
     raw = clean_snapshot(200)
     snapshot = decode_update(raw, min_bytes=0)
     goal = GoalState(HOST).apply(snapshot)
