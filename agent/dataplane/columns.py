@@ -57,30 +57,13 @@ class NeighborTable(Mapping[str, goalstate_pb2.Neighbor]):
 
     def _row(self, i: int) -> goalstate_pb2.Neighbor:
         c = self._columns
-        return goalstate_pb2.Neighbor(
-            port_id=self._ids[i],
-            vpc_id=c.vpc_id[i],
-            vni=c.vni[i],
-            ip_address=c.ip_address[i],
-            mac_address=c.mac_address[i],
-            host_id=c.host_id[i],
-            host_ip=c.host_ip[i],
+        return _neighbor(
+            self._ids[i], c.vpc_id[i], c.vni[i], c.ip_address[i], c.mac_address[i], c.host_id[i], c.host_ip[i]
         )
 
     def _messages(self) -> Iterator[goalstate_pb2.Neighbor]:
-        c, make = self._columns, goalstate_pb2.Neighbor
-        for port_id, vpc_id, vni, ip, mac, host_id, host_ip in zip(
-            self._ids, c.vpc_id, c.vni, c.ip_address, c.mac_address, c.host_id, c.host_ip, strict=True
-        ):
-            yield make(
-                port_id=port_id,
-                vpc_id=vpc_id,
-                vni=vni,
-                ip_address=ip,
-                mac_address=mac,
-                host_id=host_id,
-                host_ip=host_ip,
-            )
+        c = self._columns
+        return map(_neighbor, self._ids, c.vpc_id, c.vni, c.ip_address, c.mac_address, c.host_id, c.host_ip)
 
     def _rows(self) -> dict[str, int]:
         if self._index is None:
@@ -107,6 +90,21 @@ class NeighborTable(Mapping[str, goalstate_pb2.Neighbor]):
 
     def __repr__(self) -> str:
         return f"NeighborTable({len(self)} neighbors)"
+
+
+def _neighbor(
+    port_id: str, vpc_id: str, vni: int, ip_address: str, mac_address: str, host_id: str, host_ip: str
+) -> goalstate_pb2.Neighbor:
+    """One row of the columns as its message (the fields in `NEIGHBOR_FIELDS` order)."""
+    return goalstate_pb2.Neighbor(
+        port_id=port_id,
+        vpc_id=vpc_id,
+        vni=vni,
+        ip_address=ip_address,
+        mac_address=mac_address,
+        host_id=host_id,
+        host_ip=host_ip,
+    )
 
 
 class _Values(ValuesView[goalstate_pb2.Neighbor]):
