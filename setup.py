@@ -13,6 +13,7 @@ ROOTS = {
     "alcor.raft": "raft",
     "alcor.sdk": "sdk",
     "alcor.cmd": "cmd",
+    "alcor.cni": "cni",
 }
 
 packages = []

@@ -8,6 +8,7 @@ from alcor import __version__
 
 from .agent import agent
 from .cluster import cluster
+from .cni import cni
 from .controller import controller
 from .demo import demo
 from .node import node
@@ -31,6 +32,7 @@ def cli() -> None:
 
 cli.add_command(agent)
 cli.add_command(cluster)
+cli.add_command(cni)
 for _group in (vpc, subnet, port, sg, node, watch):
     cli.add_command(_group)
 cli.add_command(controller)

@@ -88,6 +88,7 @@ PORT = Kind(
         ("vpc_id", "Only in this VPC."),
         ("host_id", "Only bound to this host."),
         ("device_id", "Only of this device."),
+        ("container_id", "Only attached for this container (alcor-cni)."),
         ("project_id", "Only this project's."),
         ("name", "Only with this name."),
     ],

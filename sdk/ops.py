@@ -238,9 +238,14 @@ def port_request(
     device_id: str = "",
     security_group_ids: Iterable[str] | None = None,
     project_id: str = "",
+    interface_name: str = "",
+    container: res.PortContainer | Mapping[str, str] | None = None,
 ) -> net.CreatePortRequest:
     """The CreatePortRequest for one port (without a request id). Fixed IPs: FixedIp, a dict,
-    (subnet_id, address) or "ADDRESS" in subnet_id."""
+    (subnet_id, address) or "ADDRESS" in subnet_id. `container`: a PortContainer or a dict of
+    its fields (container_id, pod_namespace, pod_name, pod_uid)."""
+    if isinstance(container, Mapping):
+        container = res.PortContainer(**container)
     return net.CreatePortRequest(
         project_id=project_id,
         name=name,
@@ -250,6 +255,8 @@ def port_request(
         host_id=host_id,
         device_id=device_id,
         security_group_ids=inputs.many(lambda v, f: str(v), security_group_ids, "security_group_ids"),
+        interface_name=interface_name,
+        container=container,
     )
 
 
@@ -263,11 +270,14 @@ def create_port(
     device_id: str = "",
     security_group_ids: Iterable[str] | None = None,
     project_id: str = "",
+    interface_name: str = "",
+    container: res.PortContainer | Mapping[str, str] | None = None,
     request_id: str | None = None,
     timeout: float | None = None,
 ) -> Call[res.Port]:
     """Create a port in a subnet, optionally bound to a host; address and MAC are allocated
-    unless given; no security groups means the project's "default" group."""
+    unless given; no security groups means the project's "default" group. device_id names the
+    workload's network namespace, interface_name its interface there (default eth0)."""
     req = port_request(
         subnet_id=subnet_id,
         host_id=host_id,
@@ -277,6 +287,8 @@ def create_port(
         device_id=device_id,
         security_group_ids=security_group_ids,
         project_id=project_id,
+        interface_name=interface_name,
+        container=container,
     )
     req.request_id = rid(request_id)
     return _write("CreatePort", req, "port", timeout)
@@ -319,6 +331,7 @@ def list_ports_page(
     device_id: str = "",
     project_id: str = "",
     name: str = "",
+    container_id: str = "",
     page_size: int = 0,
     page_token: str = "",
     stale: bool = False,
@@ -333,6 +346,7 @@ def list_ports_page(
         host_id=host_id,
         device_id=device_id,
         name=name,
+        container_id=container_id,
     )
     return Call(NETWORK, "ListPorts", req, _page("ports"), timeout)
 

@@ -67,7 +67,8 @@ class MemoryDriver:
             if mac != wired.mac:
                 vni = 0  # one LocalPort has one mac: show the entry as stale so the plan rewrites it
             ports[pid] = LocalPort(
-                pid, vni, wired.mac, wired.addresses, wired.gateway_ip, wired.device_id, sg, version
+                pid, vni, wired.mac, wired.addresses, wired.gateway_ip, wired.device_id, sg, version,
+                wired.interface_name,
             )
         return State(
             config=self._config,
@@ -103,6 +104,10 @@ class MemoryDriver:
             case SetConfig(config):
                 self._config = config
             case WirePort(port):
+                # as the kernel: one interface of a name in a namespace
+                for other in self._wired.values():
+                    if port.slot is not None and other.slot == port.slot and other.port_id != port.port_id:
+                        return f"interface {port.interface_name} exists in namespace {port.device_id}"
                 self._wired[port.port_id] = port
             case SetRule(pid, key, ranges):
                 if pid not in self._wired:
@@ -167,7 +172,7 @@ class MemoryDriver:
     def _tables(self) -> State:
         # what the programs see: a port without an entry is not there for them
         ports = {
-            pid: LocalPort(pid, vni, mac, w.addresses, w.gateway_ip, w.device_id, sg, version)
+            pid: LocalPort(pid, vni, mac, w.addresses, w.gateway_ip, w.device_id, sg, version, w.interface_name)
             for pid, w in self._wired.items()
             if pid in self._entries
             for vni, mac, sg, version in [self._entries[pid]]

@@ -53,6 +53,8 @@ _KIND_ATTR = {kind: attr for kind, attr, _ in _ITEM_FIELDS.values()}
 _NEIGHBOR, _PORT_ID = attrgetter("neighbor"), attrgetter("port_id")
 
 DEFAULT_GATEWAY_MAC = "02:a1:c0:00:00:01"
+WORKLOAD_IFNAME = "eth0"  # a port's interface in its workload namespace unless it names one
+OVERLAY_MTU = 1450  # a workload's MTU: VXLAN takes 50 bytes of the 1500 underlay
 # from this size on a delta makes a new version of the neighbors table instead of a copy
 LAYERED_NEIGHBORS = 4096
 MAX_VNI = (1 << 24) - 1
@@ -379,13 +381,24 @@ class LocalPort:
     device_id: str  # the workload netns to use when it is named by the port, else ""
     sg_enabled: bool  # security groups enforced (the port has at least one group)
     rules_version: int  # rules.rules_version of the compiled table, 0 when not enforced
+    interface_name: str = WORKLOAD_IFNAME  # the workload's interface inside device_id's namespace
     # informational: a driver cannot read group ids back, only their compiled rules
     security_group_ids: tuple[str, ...] = field(default=(), compare=False)
 
     @property
     def wiring(self) -> tuple:
         """What the workload's namespace and veth must look like."""
-        return (self.device_id, self.mac, self.addresses, self.gateway_ip)
+        return (self.device_id, self.interface_name, self.mac, self.addresses, self.gateway_ip)
+
+    @property
+    def slot_key(self) -> tuple[str, str]:
+        """Where the workload end is; a change means a new veth."""
+        return (self.device_id, self.interface_name)
+
+    @property
+    def slot(self) -> tuple[str, str] | None:
+        """The (namespace, interface) the workload end takes; None in a namespace of its own."""
+        return (self.device_id, self.interface_name) if self.device_id else None
 
     @property
     def entry(self) -> tuple:
@@ -474,6 +487,7 @@ def _local_port(
         device_id=port.device_id,
         sg_enabled=bool(sg_ids),
         rules_version=rules_version(table) if sg_ids else 0,
+        interface_name=port.interface_name or WORKLOAD_IFNAME,
         security_group_ids=sg_ids,
     )
     return local, table, problems

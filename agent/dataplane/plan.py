@@ -3,7 +3,9 @@
 `plan(desired, installed)` compares two `model.State`s and returns the operations in
 make-before-break order, so that no packet that both states allow is dropped while it runs:
 
- 0. ports whose workload namespace changes are taken down first (their veth must be re-created)
+ 0. ports whose workload namespace or interface changes are taken down first (their veth must be
+    re-created), and so are ports leaving a namespace interface that another port takes over (a
+    container's interface handed to a new port: CNI DEL and ADD in one update)
  1. the host config
  2. new or changed workload wiring (netns, veth, addresses, route, program attached)
  3. security-group rule entries added or changed (before any port starts using them)
@@ -189,10 +191,17 @@ def plan(
     replaced = {
         pid
         for pid, port in desired.ports.items()
-        if pid in installed.ports and installed.ports[pid].device_id != port.device_id
+        if pid in installed.ports and installed.ports[pid].slot_key != port.slot_key
     }
+    claimed = {port.slot: pid for pid, port in desired.ports.items() if port.slot is not None}
+    replaced.update(
+        pid
+        for pid, port in installed.ports.items()
+        if port.slot is not None and claimed.get(port.slot, pid) != pid
+    )
     inst_endpoints = installed.endpoints
-    # 0. a port moving to another namespace: its old veth, entries and rules go first
+    # 0. a port moving to another namespace or interface, or one whose interface another port
+    # takes over: its old veth, entries and rules go first
     if replaced:
         moving = [k for k, ep in inst_endpoints.local.items() if ep.local_port in replaced]
         if moving:

@@ -89,7 +89,7 @@ LISTS = {
     "ListSubnets": List(reads.list_subnets, net.ListSubnetsResponse, "subnets", ("project_id", "vpc_id", "name")),
     "ListPorts": List(
         reads.list_ports, net.ListPortsResponse, "ports",
-        ("project_id", "vpc_id", "subnet_id", "host_id", "device_id", "name"),
+        ("project_id", "vpc_id", "subnet_id", "host_id", "device_id", "name", "container_id"),
     ),
     "ListSecurityGroups": List(
         reads.list_security_groups, net.ListSecurityGroupsResponse, "security_groups", ("project_id", "name")

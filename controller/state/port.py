@@ -72,6 +72,9 @@ def _create(ctx: Ctx, req: net.CreatePortRequest, f: str) -> res.Resource:
     name = validate.text(req.name, f + "name")
     host_id = validate.host_id(req.host_id, f + "host_id") if req.host_id else ""
     device_id = validate.text(req.device_id, f + "device_id")
+    ifname = validate.interface_name(req.interface_name, f + "interface_name") if req.interface_name else ""
+    if req.HasField("container"):
+        _container(req.container, f + "container.")
     port_id = ctx.new_id("port")
     fixed_ips = _addresses(ctx, port_id, subnet, req.fixed_ips, project, f + "fixed_ips")
     if req.mac_address:
@@ -85,6 +88,10 @@ def _create(ctx: Ctx, req: net.CreatePortRequest, f: str) -> res.Resource:
     port = resource.port
     port.id, port.project_id, port.name = port_id, project, name
     port.host_id, port.device_id = host_id, device_id
+    if ifname:
+        port.interface_name = ifname
+    if req.HasField("container"):
+        port.container.CopyFrom(req.container)
     port.vpc_id = subnet.vpc_id
     port.subnet_id = subnet.id
     for subnet_id, ip in fixed_ips:
@@ -96,6 +103,11 @@ def _create(ctx: Ctx, req: net.CreatePortRequest, f: str) -> res.Resource:
     ctx.save(PORT, port, watch.EVENT_TYPE_CREATED)
     _index(ctx, port, present=True)
     return resource
+
+
+def _container(container: res.PortContainer, f: str) -> None:
+    for name in ("container_id", "pod_namespace", "pod_name", "pod_uid"):
+        validate.text(getattr(container, name), f + name)
 
 
 def _parent(ctx: Ctx, subnet_id: str, requested: str, f: str) -> tuple[res.Subnet, str]:

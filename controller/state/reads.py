@@ -127,7 +127,8 @@ def list_subnets(
 
 def list_ports(
     s: Schema, txn: Any, caller: cmd.Caller, *, project_id: str = "", vpc_id: str = "", subnet_id: str = "",
-    host_id: str = "", device_id: str = "", name: str = "", page_size: int = 0, page_token: str = "",
+    host_id: str = "", device_id: str = "", name: str = "", container_id: str = "", page_size: int = 0,
+    page_token: str = "",
 ) -> Page[res.Port]:  # fmt: skip
     """Ports matching every filter given; subnet_id matches any of a port's subnets."""
     project = _scope(caller, project_id)
@@ -153,6 +154,7 @@ def list_ports(
             and (not host_id or p.host_id == host_id)
             and (not device_id or p.device_id == device_id)
             and (not name or p.name == name)
+            and (not container_id or p.container.container_id == container_id)
         )
 
     return _page(s, txn, PORT, source, match, page_size, page_token)

@@ -25,12 +25,25 @@ MAX_ID_BYTES = 255
 _PROJECT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _HOST_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,252}")
 _MAC_RE = re.compile(r"[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}")
+# what the kernel accepts as an interface name (dev_valid_name), kept to printable ASCII
+_IFNAME_RE = re.compile(r"[A-Za-z0-9_.-][A-Za-z0-9_.@+:-]{0,14}")
 
 
 def text(value: str, field: str, limit: int = MAX_NAME) -> str:
     """A free-form string such as a name or description: at most `limit` characters."""
     if len(value) > limit:
         raise invalid(f"{field} is longer than {limit} characters", field, "FIELD_TOO_LONG")
+    return value
+
+
+def interface_name(value: str, field: str) -> str:
+    """A Linux interface name: 1-15 characters, no '/', whitespace, or "." / ".." alone."""
+    if not _IFNAME_RE.fullmatch(value) or value in (".", ".."):
+        raise invalid(
+            f"{field} {value!r} is not an interface name (1-15 of letters, digits, '_', '.', '-')",
+            field,
+            "INVALID_INTERFACE_NAME",
+        )
     return value
 
 

@@ -199,3 +199,25 @@ def test_no_packet_allowed_before_and_after_is_dropped_during(seed: int) -> None
                 pk.from_workload(now, {}, pid, probe).reason,
             )
     assert len(plan(b, driver.installed())) == 0
+
+
+def test_a_port_taking_over_a_namespace_interface_waits_for_the_old_one_to_go(net) -> None:
+    # CNI DEL then ADD of one container, arriving in one update: the new port's veth end has the
+    # old one's name in the same namespace, so the old port must be unwired first
+    s1 = next(iter(net.sc.subnets.values()))
+    old = net.sc.port(s1, "h1", "10.0.1.20", device_id="/run/netns/ctr")
+    net.sync()
+    net.sc.delete_port(old.id)
+    new = net.sc.port(s1, "h1", "10.0.1.20", device_id="/run/netns/ctr")
+    ops = _ops(net)
+    down = next(i for i, op in enumerate(ops) if isinstance(op, DeletePort) and op.port_id == old.id)
+    up = next(i for i, op in enumerate(ops) if isinstance(op, WirePort) and op.port.port_id == new.id)
+    assert down < up
+    driver = net.fabric.hosts[net.sc.hosts["h1"]]
+    assert not driver.execute(plan(desired(net.sc.goal("h1")), driver.installed())).failed
+    assert len(plan(desired(net.sc.goal("h1")), driver.installed())) == 0
+    # another interface in the same namespace is another slot: both stay
+    other = net.sc.port(s1, "h1", "10.0.1.21", device_id="/run/netns/ctr")
+    net.sc.ports[other.id].interface_name = "net1"
+    ops = _ops(net)
+    assert not any(isinstance(op, DeletePort) for op in ops)

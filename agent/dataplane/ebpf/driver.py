@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..driver import Report
-from ..model import Config, Endpoint, Endpoints, LocalPort, State, bulk, pack_key, pack_remote
+from ..model import OVERLAY_MTU, Config, Endpoint, Endpoints, LocalPort, State, bulk, pack_key, pack_remote
 from ..packet import COUNTERS
 from ..plan import (
     DeleteEndpoints,
@@ -61,7 +61,7 @@ class EbpfConfig:
     vxlan_port: int = 4789
     ifname_prefix: str = "alc"  # host-side veth names: prefix + digest of the port id
     netns_prefix: str = "alcor-"  # namespaces created for ports without a device_id
-    mtu: int = 1450
+    mtu: int = OVERLAY_MTU
     cache_dir: Path = field(default=build.DEFAULT_CACHE)
     endpoints_max: int = 1 << 18
     ports_max: int = 4096
@@ -182,7 +182,15 @@ class EbpfDriver:
             if layout.mac_str(pmac) != w.mac:
                 vni = 0  # one LocalPort has one mac: show the entry as stale so the plan rewrites it
             ports[pid] = LocalPort(
-                pid, vni, w.mac, w.addresses, w.gateway_ip, w.device_id, bool(flags & layout.PORT_SG), version
+                pid,
+                vni,
+                w.mac,
+                w.addresses,
+                w.gateway_ip,
+                w.device_id,
+                bool(flags & layout.PORT_SG),
+                version,
+                w.interface_name,
             )
         for ifindex, (vni, pmac, flags, version) in entries.items():  # entries of vanished veths
             pid = self._port_of(ifindex, by_ifindex)

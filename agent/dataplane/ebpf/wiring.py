@@ -1,11 +1,15 @@
 """Workload wiring, as a CNI plugin would do it for a container.
 
 A port bound to this host gets a network namespace (the one its device_id names, or one created
-for it), a veth pair whose workload end is `eth0` in that namespace with the port's MAC, IPs
-and MTU 1450 (VXLAN needs 50 bytes of the 1500 underlay), and a default route to its subnet's
-gateway. IPv6 is disabled in namespaces we create so that workloads do not send ND/MLD into an
-IPv4-only data plane. The host end carries an interface alias with the port id, the namespace
-and whether we created it: that is how a restarted agent finds its ports again (`scan`).
+for it), a veth pair whose workload end is the port's interface (`eth0` unless it names one) in
+that namespace with the port's MAC, IPs and MTU 1450 (VXLAN needs 50 bytes of the 1500
+underlay), and a default route to its subnet's gateway. IPv6 is disabled on both ends so that
+workloads do not send ND/MLD into an IPv4-only data plane. The host end carries an interface
+alias with the port id, the namespace, the interface and whether we created the namespace: that
+is how a restarted agent finds its ports again (`scan`).
+
+A device id that is a path (`/run/netns/NAME`, `/proc/PID/ns/net`) is a namespace a container
+runtime made: it is used, never created, and left in place when the port goes.
 """
 
 from __future__ import annotations
@@ -17,12 +21,11 @@ from dataclasses import dataclass
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ..model import Address, LocalPort
+from ..model import WORKLOAD_IFNAME, Address, LocalPort
 from . import netlink as nl_mod
 from .netlink import Netlink
 
 ALIAS_PREFIX = "alcor:"
-WORKLOAD_IFNAME = "eth0"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class WiredPort:
     mac: str
     addresses: tuple[Address, ...]
     gateway_ip: str
+    interface_name: str = WORKLOAD_IFNAME  # the workload end, inside netns
 
 
 def host_ifname(prefix: str, port_id: str) -> str:
@@ -50,10 +54,16 @@ def netns_for(netns_prefix: str, port: LocalPort) -> str:
     return port.device_id or f"{netns_prefix}{port.port_id}"
 
 
-def _alias(port_id: str, netns: str, owned: bool, device_id: str) -> str:
-    return ALIAS_PREFIX + json.dumps(
-        {"port": port_id, "netns": netns, "owned": owned, "device": device_id}, separators=(",", ":")
-    )
+def external(netns: str) -> bool:
+    """A namespace named by path belongs to whoever made it (a container runtime)."""
+    return "/" in netns
+
+
+def _alias(port_id: str, netns: str, owned: bool, device_id: str, ifname: str) -> str:
+    meta = {"port": port_id, "netns": netns, "owned": owned, "device": device_id}
+    if ifname != WORKLOAD_IFNAME:  # (aliases written before interfaces were named stay valid)
+        meta["if"] = ifname
+    return ALIAS_PREFIX + json.dumps(meta, separators=(",", ":"))
 
 
 def _parse_alias(alias: str | None) -> dict | None:
@@ -78,10 +88,12 @@ def _no_ipv6(netns: str | None, ifname: str) -> None:
         nl_mod.run_in_netns(netns, write)
 
 
-def _workload_state(nl: Netlink, netns: str) -> tuple[int | None, str, tuple[Address, ...], str]:
-    """(eth0 index, mac, IPv4 addresses, default gateway) inside the workload namespace."""
+def _workload_state(
+    nl: Netlink, netns: str, ifname: str
+) -> tuple[int | None, str, tuple[Address, ...], str]:
+    """(interface index, mac, IPv4 addresses, default gateway) inside the workload namespace."""
     ipr = nl(netns)
-    idx = nl_mod.link_index(ipr, WORKLOAD_IFNAME)
+    idx = nl_mod.link_index(ipr, ifname)
     if idx is None:
         return None, "", (), ""
     link = ipr.get_links(idx)[0]
@@ -119,11 +131,18 @@ def wire(
     meta = None
     if idx is not None:
         meta = _parse_alias(host.get_links(idx)[0].get_attr("IFLA_IFALIAS"))
-        if meta is None or meta["netns"] != ns or meta["port"] != port.port_id:
+        if (
+            meta is None
+            or meta["netns"] != ns
+            or meta["port"] != port.port_id
+            or meta.get("if", WORKLOAD_IFNAME) != port.interface_name
+        ):
             unwire_link(nl, host_ns, idx, meta)  # someone else's leftovers, or a namespace move
             idx, meta = None, None
     if idx is None:
         owned = not nl_mod.netns_exists(ns)
+        if owned and external(ns):
+            raise RuntimeError(f"network namespace {ns} does not exist")
         if owned:
             nl_mod.create_netns(ns)
         nl.forget(ns)  # a handle from before the namespace was (re)created is stale
@@ -133,14 +152,16 @@ def wire(
                 ifname=ifname,
                 kind="veth",
                 mtu=mtu,
-                peer={"ifname": WORKLOAD_IFNAME, "net_ns_fd": ns, "address": port.mac, "mtu": mtu},
+                peer={"ifname": port.interface_name, "net_ns_fd": ns, "address": port.mac, "mtu": mtu},
             )
             idx = nl_mod.link_index(host, ifname)
             assert idx is not None
-            host.link("set", index=idx, ifalias=_alias(port.port_id, ns, owned, port.device_id))
+            host.link(
+                "set", index=idx, ifalias=_alias(port.port_id, ns, owned, port.device_id, port.interface_name)
+            )
             # both ends are still down: IPv4-only data plane, keep ND/MLD noise out of it
             _no_ipv6(host_ns, ifname)
-            _no_ipv6(ns, WORKLOAD_IFNAME)
+            _no_ipv6(ns, port.interface_name)
         except BaseException:
             leftover = nl_mod.link_index(host, ifname)
             if leftover is not None:
@@ -156,9 +177,9 @@ def wire(
     nl_mod.attach(host, idx, prog_fd, "from_workload")
 
     ipr = nl(ns)
-    w_idx, mac, addresses, gateway = _workload_state(nl, ns)
+    w_idx, mac, addresses, gateway = _workload_state(nl, ns, port.interface_name)
     if w_idx is None:
-        raise RuntimeError(f"{WORKLOAD_IFNAME} missing in namespace {ns}")
+        raise RuntimeError(f"{port.interface_name} missing in namespace {ns}")
     if mac != port.mac:
         ipr.link("set", index=w_idx, address=port.mac)
     want = tuple(sorted(port.addresses))
@@ -176,7 +197,9 @@ def wire(
         ipr.route("replace", dst="0.0.0.0/0", gateway=port.gateway_ip, oif=w_idx)
     elif not port.gateway_ip and gateway:
         ipr.route("del", dst="0.0.0.0/0")
-    return WiredPort(port.port_id, idx, ifname, ns, owned, port.device_id, port.mac, want, port.gateway_ip)
+    return WiredPort(
+        port.port_id, idx, ifname, ns, owned, port.device_id, port.mac, want, port.gateway_ip, port.interface_name
+    )
 
 
 def unwire_link(nl: Netlink, host_ns: str | None, ifindex: int, meta: dict | None) -> None:
@@ -186,13 +209,29 @@ def unwire_link(nl: Netlink, host_ns: str | None, ifindex: int, meta: dict | Non
     except NetlinkError as e:
         if e.code != 19:  # ENODEV: already gone
             raise
-    if meta and meta.get("owned"):
+    if meta:
+        # a handle holds its namespace open: a runtime's namespace must be free to go
         nl.forget(meta["netns"])
-        nl_mod.remove_netns(meta["netns"])
+        if meta.get("owned"):
+            nl_mod.remove_netns(meta["netns"])
 
 
 def unwire(nl: Netlink, host_ns: str | None, wired: WiredPort) -> None:
     unwire_link(nl, host_ns, wired.ifindex, {"netns": wired.netns, "owned": wired.owned})
+
+
+def workload_interface(netns: str, ifname: str) -> tuple[str, tuple[Address, ...]] | None:
+    """(mac, IPv4 addresses) of an interface inside a namespace, or None when the namespace or
+    the interface is not there. For callers outside the agent (CNI CHECK): one short-lived
+    handle."""
+    if not nl_mod.netns_exists(netns):
+        return None
+    nl = Netlink()
+    try:
+        idx, mac, addresses, _ = _workload_state(nl, netns, ifname)
+    finally:
+        nl.close()
+    return None if idx is None else (mac, addresses)
 
 
 def scan(nl: Netlink, host_ns: str | None) -> list[WiredPort]:
@@ -203,9 +242,11 @@ def scan(nl: Netlink, host_ns: str | None) -> list[WiredPort]:
         if meta is None:
             continue
         ns = meta["netns"]
+        ifname = meta.get("if", WORKLOAD_IFNAME)
         if nl_mod.netns_exists(ns):
-            _, mac, addresses, gateway = _workload_state(nl, ns)
+            _, mac, addresses, gateway = _workload_state(nl, ns, ifname)
         else:
+            nl.forget(ns)
             mac, addresses, gateway = "", (), ""
         found.append(
             WiredPort(
@@ -218,6 +259,7 @@ def scan(nl: Netlink, host_ns: str | None) -> list[WiredPort]:
                 mac,
                 addresses,
                 gateway,
+                ifname,
             )
         )
     return found

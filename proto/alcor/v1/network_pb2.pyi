@@ -153,7 +153,7 @@ class ListSubnetsResponse(_message.Message):
     def __init__(self, header: _Optional[_Union[ResponseHeader, _Mapping]] = ..., subnets: _Optional[_Iterable[_Union[_resources_pb2.Subnet, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreatePortRequest(_message.Message):
-    __slots__ = ("request_id", "project_id", "name", "subnet_id", "fixed_ips", "mac_address", "host_id", "device_id", "security_group_ids")
+    __slots__ = ("request_id", "project_id", "name", "subnet_id", "fixed_ips", "mac_address", "host_id", "device_id", "security_group_ids", "interface_name", "container")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -163,6 +163,8 @@ class CreatePortRequest(_message.Message):
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     SECURITY_GROUP_IDS_FIELD_NUMBER: _ClassVar[int]
+    INTERFACE_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     project_id: str
     name: str
@@ -172,7 +174,9 @@ class CreatePortRequest(_message.Message):
     host_id: str
     device_id: str
     security_group_ids: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, request_id: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., subnet_id: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[_resources_pb2.FixedIp, _Mapping]]] = ..., mac_address: _Optional[str] = ..., host_id: _Optional[str] = ..., device_id: _Optional[str] = ..., security_group_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+    interface_name: str
+    container: _resources_pb2.PortContainer
+    def __init__(self, request_id: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., subnet_id: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[_resources_pb2.FixedIp, _Mapping]]] = ..., mac_address: _Optional[str] = ..., host_id: _Optional[str] = ..., device_id: _Optional[str] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., interface_name: _Optional[str] = ..., container: _Optional[_Union[_resources_pb2.PortContainer, _Mapping]] = ...) -> None: ...
 
 class CreatePortsRequest(_message.Message):
     __slots__ = ("request_id", "ports")
@@ -209,7 +213,7 @@ class CreatePortsResponse(_message.Message):
     def __init__(self, header: _Optional[_Union[ResponseHeader, _Mapping]] = ..., ports: _Optional[_Iterable[_Union[_resources_pb2.Port, _Mapping]]] = ...) -> None: ...
 
 class ListPortsRequest(_message.Message):
-    __slots__ = ("page", "read", "project_id", "vpc_id", "subnet_id", "host_id", "device_id", "name")
+    __slots__ = ("page", "read", "project_id", "vpc_id", "subnet_id", "host_id", "device_id", "name", "container_id")
     PAGE_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +222,7 @@ class ListPortsRequest(_message.Message):
     HOST_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     page: PageRequest
     read: ReadOptions
     project_id: str
@@ -226,7 +231,8 @@ class ListPortsRequest(_message.Message):
     host_id: str
     device_id: str
     name: str
-    def __init__(self, page: _Optional[_Union[PageRequest, _Mapping]] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ..., project_id: _Optional[str] = ..., vpc_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., host_id: _Optional[str] = ..., device_id: _Optional[str] = ..., name: _Optional[str] = ...) -> None: ...
+    container_id: str
+    def __init__(self, page: _Optional[_Union[PageRequest, _Mapping]] = ..., read: _Optional[_Union[ReadOptions, _Mapping]] = ..., project_id: _Optional[str] = ..., vpc_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., host_id: _Optional[str] = ..., device_id: _Optional[str] = ..., name: _Optional[str] = ..., container_id: _Optional[str] = ...) -> None: ...
 
 class ListPortsResponse(_message.Message):
     __slots__ = ("header", "ports", "next_page_token")

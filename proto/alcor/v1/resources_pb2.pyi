@@ -145,8 +145,20 @@ class FixedIp(_message.Message):
     ip_address: str
     def __init__(self, subnet_id: _Optional[str] = ..., ip_address: _Optional[str] = ...) -> None: ...
 
+class PortContainer(_message.Message):
+    __slots__ = ("container_id", "pod_namespace", "pod_name", "pod_uid")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    POD_NAMESPACE_FIELD_NUMBER: _ClassVar[int]
+    POD_NAME_FIELD_NUMBER: _ClassVar[int]
+    POD_UID_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    pod_namespace: str
+    pod_name: str
+    pod_uid: str
+    def __init__(self, container_id: _Optional[str] = ..., pod_namespace: _Optional[str] = ..., pod_name: _Optional[str] = ..., pod_uid: _Optional[str] = ...) -> None: ...
+
 class Port(_message.Message):
-    __slots__ = ("id", "project_id", "name", "vpc_id", "subnet_id", "fixed_ips", "mac_address", "host_id", "device_id", "security_group_ids", "status", "status_detail", "create_revision", "revision")
+    __slots__ = ("id", "project_id", "name", "vpc_id", "subnet_id", "fixed_ips", "mac_address", "host_id", "device_id", "security_group_ids", "status", "status_detail", "create_revision", "revision", "interface_name", "container")
     ID_FIELD_NUMBER: _ClassVar[int]
     PROJECT_ID_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +173,8 @@ class Port(_message.Message):
     STATUS_DETAIL_FIELD_NUMBER: _ClassVar[int]
     CREATE_REVISION_FIELD_NUMBER: _ClassVar[int]
     REVISION_FIELD_NUMBER: _ClassVar[int]
+    INTERFACE_NAME_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_FIELD_NUMBER: _ClassVar[int]
     id: str
     project_id: str
     name: str
@@ -175,7 +189,9 @@ class Port(_message.Message):
     status_detail: str
     create_revision: int
     revision: int
-    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., vpc_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., mac_address: _Optional[str] = ..., host_id: _Optional[str] = ..., device_id: _Optional[str] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[PortStatus, str]] = ..., status_detail: _Optional[str] = ..., create_revision: _Optional[int] = ..., revision: _Optional[int] = ...) -> None: ...
+    interface_name: str
+    container: PortContainer
+    def __init__(self, id: _Optional[str] = ..., project_id: _Optional[str] = ..., name: _Optional[str] = ..., vpc_id: _Optional[str] = ..., subnet_id: _Optional[str] = ..., fixed_ips: _Optional[_Iterable[_Union[FixedIp, _Mapping]]] = ..., mac_address: _Optional[str] = ..., host_id: _Optional[str] = ..., device_id: _Optional[str] = ..., security_group_ids: _Optional[_Iterable[str]] = ..., status: _Optional[_Union[PortStatus, str]] = ..., status_detail: _Optional[str] = ..., create_revision: _Optional[int] = ..., revision: _Optional[int] = ..., interface_name: _Optional[str] = ..., container: _Optional[_Union[PortContainer, _Mapping]] = ...) -> None: ...
 
 class SecurityGroupRule(_message.Message):
     __slots__ = ("id", "security_group_id", "direction", "ethertype", "protocol", "port_range_min", "port_range_max", "remote_ip_prefix", "remote_group_id", "description")
