@@ -56,6 +56,7 @@ class NamespaceHosts:
 
     def __init__(self) -> None:
         self.hosts: dict[str, str] = {}
+        self._controllers: list[str] = []
         self.agents: dict[str, subprocess.Popen[bytes]] = {}
         self.logs = Path(tempfile.mkdtemp(prefix="alcor-demo-agents-"))
         self._remove_leftovers()
@@ -85,15 +86,30 @@ class NamespaceHosts:
             ip("link", "set", "ul0", "up", ns=ns)
             ip("link", "set", "lo", "up", ns=ns)
             self.hosts[host_id] = underlay
-            log = open(self.logs / f"{host_id}.log", "ab")  # noqa: SIM115 - owned by the child
-            self.agents[host_id] = subprocess.Popen(
-                # nsenter joins only the network namespace: unlike `ip netns exec` it keeps this
-                # mount namespace, so bpffs stays visible and the workload namespaces the agent
-                # creates are visible to everyone
-                ["nsenter", f"--net=/var/run/netns/{ns}", sys.executable, "-m", "alcor.cmd.main", "agent", "run",
-                 "--host-id", host_id, "--controllers", ",".join(controllers), "--dataplane", "ebpf",
-                 "--underlay-ip", underlay, "--bpf-pin-dir", f"{PIN_ROOT}/{ns}", "--log-level", "warning"],
-                stdout=log, stderr=log)
+            self._controllers = list(controllers)
+            self._launch(host_id)
+
+    def _launch(self, host_id: str) -> None:
+        ns = f"{PREFIX}{host_id}"
+        log = open(self.logs / f"{host_id}.log", "ab")  # noqa: SIM115 - owned by the child
+        self.agents[host_id] = subprocess.Popen(
+            # nsenter joins only the network namespace: unlike `ip netns exec` it keeps this
+            # mount namespace, so bpffs stays visible and the workload namespaces the agent
+            # creates are visible to everyone
+            ["nsenter", f"--net=/var/run/netns/{ns}", sys.executable, "-m", "alcor.cmd.main", "agent", "run",
+             "--host-id", host_id, "--controllers", ",".join(self._controllers), "--dataplane", "ebpf",
+             "--underlay-ip", self.hosts[host_id], "--bpf-pin-dir", f"{PIN_ROOT}/{ns}", "--log-level", "warning"],
+            stdout=log, stderr=log)
+
+    def host_netns(self, host_id: str) -> str:
+        return f"{PREFIX}{host_id}"
+
+    def restart_agent(self, host_id: str) -> None:
+        """kill -9 the host's agent and start it again (its pinned maps keep the traffic)."""
+        proc = self.agents[host_id]
+        proc.kill()
+        proc.wait(10)
+        self._launch(host_id)
 
     def ping(self, port: res.Port, dst_ip: str, count: int = 3) -> int:
         out = subprocess.run(["ip", "netns", "exec", port.device_id, "ping", "-n", "-c", str(count), "-i", "0.1",
