@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from alcor.agent.dataplane.model import OVERLAY_MTU, WORKLOAD_IFNAME
+from alcor.agent.dataplane.workload import OVERLAY_MTU, WORKLOAD_IFNAME
 from alcor.sdk import (
     AlcorError,
     Client,
@@ -90,38 +90,42 @@ def connect(conf: NetConf, timeout: float) -> Iterator[Client]:
 # ---- names -------------------------------------------------------------------------------
 
 
-def _one(found: list[Any], kind: str, name: str, where: str = "") -> Any:
-    if not found:
-        raise CniError(spec.INVALID_CONFIG, f"{kind} {name!r} not found{where}")
+def _find(by_name: Callable[[], Any], get: Callable[[str], Any], ref: str, kind: str, where: str = "") -> Any:
+    """The one resource named `ref`, else the one whose id is `ref` (names first: a conflist
+    names what its operator reads, and a name costs one read)."""
+    found = list(by_name())
     if len(found) > 1:
-        raise CniError(spec.INVALID_CONFIG, f"{kind} name {name!r} is ambiguous{where}: use its id")
-    return found[0]
-
-
-def _by_id(get: Callable[[str], Any], ref: str) -> Any:
+        raise CniError(spec.INVALID_CONFIG, f"{kind} name {ref!r} is ambiguous{where}: use its id")
+    if found:
+        return found[0]
     try:
         return get(ref)
     except (NotFound, InvalidArgument):
-        return None
+        raise CniError(spec.INVALID_CONFIG, f"{kind} {ref!r} not found{where}") from None
 
 
 def resolve(client: Client, conf: NetConf) -> tuple[res.Vpc, res.Subnet, list[str]]:
-    """The conflist's VPC, subnet and security groups, each named by id or by name."""
-    vpc = _by_id(client.get_vpc, conf.vpc) or _one(
-        list(client.list_vpcs(name=conf.vpc, project_id=conf.project)), "vpc", conf.vpc
+    """The conflist's VPC, subnet and security groups, each named by name or by id."""
+    vpc = _find(
+        lambda: client.list_vpcs(name=conf.vpc, project_id=conf.project), client.get_vpc, conf.vpc, "vpc"
     )
-    subnet = _by_id(client.get_subnet, conf.subnet)
-    if subnet is None or subnet.vpc_id != vpc.id:
-        subnet = _one(
-            list(client.list_subnets(vpc_id=vpc.id, name=conf.subnet)),
-            "subnet",
-            conf.subnet,
-            f" in vpc {vpc.id}",
-        )
+    where = f" in vpc {vpc.id}"
+    subnet = _find(
+        lambda: client.list_subnets(vpc_id=vpc.id, name=conf.subnet),
+        client.get_subnet,
+        conf.subnet,
+        "subnet",
+        where,
+    )
+    if subnet.vpc_id != vpc.id:
+        raise CniError(spec.INVALID_CONFIG, f"subnet {conf.subnet!r} not found{where}")
     groups = []
     for ref in conf.security_groups:
-        group = _by_id(client.get_security_group, ref) or _one(
-            list(client.list_security_groups(name=ref, project_id=vpc.project_id)), "security group", ref
+        group = _find(
+            lambda r=ref: client.list_security_groups(name=r, project_id=vpc.project_id),
+            client.get_security_group,
+            ref,
+            "security group",
         )
         groups.append(group.id)
     return vpc, subnet, groups

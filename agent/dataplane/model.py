@@ -32,6 +32,7 @@ from alcor.v1 import goalstate_pb2, resources_pb2
 from .columns import NeighborTable, Snapshot, Update
 from .layered import Layered
 from .rules import Ranges, RuleKey, compile_rules, expand, rules_version
+from .workload import WORKLOAD_IFNAME
 
 KIND_VPC = goalstate_pb2.GOAL_STATE_KIND_VPC
 KIND_SUBNET = goalstate_pb2.GOAL_STATE_KIND_SUBNET
@@ -53,8 +54,6 @@ _KIND_ATTR = {kind: attr for kind, attr, _ in _ITEM_FIELDS.values()}
 _NEIGHBOR, _PORT_ID = attrgetter("neighbor"), attrgetter("port_id")
 
 DEFAULT_GATEWAY_MAC = "02:a1:c0:00:00:01"
-WORKLOAD_IFNAME = "eth0"  # a port's interface in its workload namespace unless it names one
-OVERLAY_MTU = 1450  # a workload's MTU: VXLAN takes 50 bytes of the 1500 underlay
 # from this size on a delta makes a new version of the neighbors table instead of a copy
 LAYERED_NEIGHBORS = 4096
 MAX_VNI = (1 << 24) - 1

@@ -258,3 +258,17 @@ def test_conflist_command_prints_what_the_plugin_loads(env: Env, tmp_path: Path)
     # the runtime hands the plugin its object with name and cniVersion: ADD works with it
     code, result = cni("ADD", {**plugin, "name": conflist["name"], "cniVersion": conflist["cniVersion"]})
     assert code == 0, result
+
+
+def test_vpc_and_subnet_by_id_and_a_subnet_of_another_vpc(env: Env) -> None:
+    code, result = cni("ADD", env.conf(vpc=env.vpc.id, subnet=env.subnet.id))
+    assert code == 0, result
+    other = env.client.create_vpc(name="other", cidr="10.9.0.0/16", project_id="team-a")
+    theirs = env.client.create_subnet(vpc_id=other.id, cidr="10.9.1.0/24")
+    try:
+        code, err = cni("ADD", env.conf(subnet=theirs.id), container="c3")
+        assert (code, err["code"]) == (1, 7) and "not found in vpc" in err["msg"]
+        assert env.ports("c3") == []
+    finally:
+        env.client.delete_subnet(theirs.id)
+        env.client.delete_vpc(other.id)

@@ -117,3 +117,15 @@ async def _cancel_rest() -> None:
 
 
 __all__ = ["InProcessCluster", "ProcessCluster", "write_tokens"]
+
+
+def wait_connected(client: Any, host_ids: list[str], timeout: float = 30.0) -> None:
+    """Until an agent of every host is connected to the cluster (WaitForHosts' progress)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        progress = client.wait_for_hosts(0, host_ids=host_ids, timeout=1)
+        if all(h.connected for h in progress.hosts) and len(progress.hosts) == len(host_ids):
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"agents not connected: {progress.hosts}")
+        time.sleep(0.05)

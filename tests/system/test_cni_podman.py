@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from support.controller import wait_connected
 from support.podman import Podman, podman_unavailable
 
 from alcor.cmd.demonetns import NamespaceHosts
@@ -83,7 +84,7 @@ def lab(bpf_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
         )
         red = client.create_subnet(vpc_id=red_vpc.id, cidr="10.50.1.0/24", name="red-a")
         locked = client.create_security_group(name="locked")  # egress only: nothing gets in
-        client.wait_for_hosts(0, host_ids=list(HOSTS), timeout=20)
+        wait_connected(client, list(HOSTS))
         for host in HOSTS:
             podman = Podman(root / f"podman-{host}", hosts.host_netns(host), [str(PLUGIN.parent)])
             podmen[host] = podman
@@ -168,7 +169,7 @@ def test_agent_restart_loses_no_ping(lab: Lab) -> None:
     try:
         time.sleep(1)
         lab.hosts.restart_agent("h1")
-        lab.client.wait_for_hosts(0, host_ids=["h1"], timeout=20)
+        wait_connected(lab.client, ["h1"])
         time.sleep(2)
     finally:
         pinger.send_signal(2)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..driver import Report
-from ..model import OVERLAY_MTU, Config, Endpoint, Endpoints, LocalPort, State, bulk, pack_key, pack_remote
+from ..model import Config, Endpoint, Endpoints, LocalPort, State, bulk, pack_key, pack_remote
 from ..packet import COUNTERS
 from ..plan import (
     DeleteEndpoints,
@@ -41,6 +41,7 @@ from ..plan import (
     WirePort,
 )
 from ..rules import MAX_RANGES, Ranges, RuleKey
+from ..workload import OVERLAY_MTU
 from . import build, layout, wiring
 from . import netlink as nl_mod
 from .libbpf import BpfError, BpfObject, Map, num_possible_cpus

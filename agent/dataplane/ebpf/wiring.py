@@ -21,7 +21,8 @@ from dataclasses import dataclass
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ..model import WORKLOAD_IFNAME, Address, LocalPort
+from ..model import Address, LocalPort
+from ..workload import WORKLOAD_IFNAME
 from . import netlink as nl_mod
 from .netlink import Netlink
 
