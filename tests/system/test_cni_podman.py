@@ -253,3 +253,50 @@ def _netns() -> list[str]:
 def _links(ns: str) -> list[str]:
     out = subprocess.run(["ip", "-n", ns, "-o", "link"], capture_output=True, text=True).stdout
     return sorted(line.split(":")[1].strip() for line in out.splitlines())
+
+
+def test_a_proc_pid_namespace_path_is_wired_and_left_to_its_owner(lab: Lab) -> None:
+    # a runtime may name the namespace by a process's /proc/PID/ns/net (CNI_NETNS)
+    host_ns = lab.hosts.host_netns("h1")
+    owner = subprocess.Popen(["nsenter", f"--net=/run/netns/{host_ns}", "unshare", "--net", "sleep", "120"])
+    try:
+        pid = _sleeping(owner.pid)
+        netns = f"/proc/{pid}/ns/net"
+        conf = {**lab.podman["h1"].conflist("blue")["plugins"][0], "name": "blue", "cniVersion": "1.0.0"}
+        env = {"CNI_CONTAINERID": "proc-ns-1", "CNI_NETNS": netns, "CNI_IFNAME": "net0",
+               "CNI_PATH": str(PLUGIN.parent), "PATH": "/usr/sbin:/usr/bin:/bin"}  # fmt: skip
+
+        def plugin(command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["nsenter", f"--net=/run/netns/{host_ns}", str(PLUGIN)],
+                input=json.dumps(conf), text=True, capture_output=True, timeout=60,
+                env={**env, "CNI_COMMAND": command},
+            )  # fmt: skip
+
+        added = plugin("ADD")
+        assert added.returncode == 0, added.stdout
+        result = json.loads(added.stdout)
+        assert result["interfaces"][0] == {
+            "name": "net0", "mac": result["interfaces"][0]["mac"], "sandbox": netns, "mtu": 1450,
+        }  # fmt: skip
+        inside = subprocess.run(["nsenter", f"--net={netns}", "ip", "-o", "-4", "addr", "show", "net0"],
+                                capture_output=True, text=True).stdout  # fmt: skip
+        assert result["ips"][0]["address"] in inside
+        assert plugin("CHECK").returncode == 0
+        assert plugin("DEL").returncode == 0
+        assert list(lab.client.list_ports(container_id="proc-ns-1")) == []
+        gone = subprocess.run(["nsenter", f"--net={netns}", "ip", "link", "show", "net0"], capture_output=True)
+        assert gone.returncode != 0  # unwired; the namespace itself is its owner's
+        assert owner.poll() is None
+    finally:
+        owner.kill()
+        owner.wait()
+
+
+def _sleeping(pid: int) -> int:
+    """`pid` once it is `sleep` in its own namespace (nsenter and unshare exec in place)."""
+    deadline = time.monotonic() + 5
+    while Path(f"/proc/{pid}/comm").read_text().strip() != "sleep":
+        assert time.monotonic() < deadline, "unshare did not start"
+        time.sleep(0.01)
+    return pid
