@@ -230,12 +230,14 @@ def add(
             created = True
             mark("create")
         try:
-            port = _wait_active(client, port, conf.host_id, deadline, clock, applied=not (created or moved))
+            port = _wait_active(
+                client, port, conf.host_id, deadline, clock, applied=not (created or moved), mark=mark
+            )
         except BaseException:
             if created:
                 _delete_quietly(client, port.id)
             raise
-        mark("active")
+        mark("status")
         return spec.result(_attached(client, port, subnet, inv), inv.version)
 
 
@@ -262,7 +264,13 @@ def _agent_connected(client: Client, host_id: str) -> None:
 
 
 def _wait_active(
-    client: Client, port: res.Port, host_id: str, deadline: Deadline, clock: Clock, applied: bool
+    client: Client,
+    port: res.Port,
+    host_id: str,
+    deadline: Deadline,
+    clock: Clock,
+    applied: bool,
+    mark: Callable[[str], None] = lambda _: None,
 ) -> res.Port:
     """The port once ACTIVE; an ERROR or the deadline is a CniError. `applied`: the host already
     has this revision of the port (an adopted one), so its status is current."""
@@ -272,6 +280,7 @@ def _wait_active(
             port.revision, host_ids=[host_id], timeout=max(deadline.left(), 0.001)
         )
         acked = progress.complete
+        mark("acked")
         port = client.get_port(port.id)
     while True:
         if port.status == res.PORT_STATUS_ACTIVE and (applied or acked):
