@@ -89,7 +89,7 @@ def main() -> None:
     trace = root / "trace.jsonl"
     hosts = NamespaceHosts()
     cluster = LocalCluster(root / "cluster", size=3, host=hosts.controller_address)
-    podman = None
+    podmen: dict[str, Podman] = {}
     try:
         cluster.start()
         hosts.start(cluster.endpoints, {"h1": "10.99.0.1"})
@@ -97,11 +97,15 @@ def main() -> None:
             vpc = client.create_vpc(name="bench", cidr="10.60.0.0/16")
             client.create_subnet(vpc_id=vpc.id, cidr="10.60.0.0/16", name="bench-a")
             wait_connected(client, ["h1"])
-        podman = Podman(root / "podman", hosts.host_netns("h1"), [str(PLUGIN.parent)])
-        podman.env["ALCOR_CNI_TRACE"] = str(trace)  # libcni hands the runtime's environment to plugins
         from alcor.cni.netconf import conflist
 
-        podman.write_conflist(
+        # one podman configuration per kind, each holding only its own network: podman asks every
+        # plugin of every network it loads for VERSION on each run, so a shared one would charge
+        # each kind for the others' plugins
+        for kind in ("alcor", "bridge", "none"):
+            podmen[kind] = Podman(root / f"podman-{kind}", hosts.host_netns("h1"), [str(PLUGIN.parent)])
+        podmen["alcor"].env["ALCOR_CNI_TRACE"] = str(trace)  # libcni hands its environment to plugins
+        podmen["alcor"].write_conflist(
             "alcor",
             conflist(
                 name="alcor",
@@ -112,43 +116,44 @@ def main() -> None:
                 timeout=30,
             ),
         )
-        podman.write_conflist("bridge", BRIDGE)
+        podmen["bridge"].write_conflist("bridge", BRIDGE)
         seq: dict[str, list[float]] = {"alcor": [], "bridge": [], "none": []}
         names = iter(range(1_000_000))
 
-        def run(network: str) -> float:
+        def run(kind: str) -> float:
             # `podman run -d` returns once the container runs on its network: ADD is inside it
-            name = f"{network}-{next(names)}"
+            name = f"{kind}-{next(names)}"
             return timed(
-                lambda: podman.podman(
-                    "run", "-d", "--name", name, "--network", network, IMAGE, "sleep", "600", check=True
+                lambda: podmen[kind].podman(
+                    "run", "-d", "--name", name, "--network", kind, IMAGE, "sleep", "600", check=True
                 )
             )
 
         def cleanup() -> None:
-            podman.podman("rm", "-af", "-t", "0", timeout=300)
+            for podman in podmen.values():
+                podman.podman("rm", "-af", "-t", "0", timeout=300)
 
-        for net in ("alcor", "bridge", "none"):  # warm-up: image layers, plugin caches
-            run(net)
+        for kind in ("alcor", "bridge", "none"):  # warm-up: image layers, plugin caches
+            run(kind)
         cleanup()
         trace.write_text("")
         for i in range(rounds):
             order = ["alcor", "bridge", "none"]
             order = order[i % 3 :] + order[: i % 3]  # alternate who goes first
-            for net in order:
-                seq[net].append(run(net))
+            for kind in order:
+                seq[kind].append(run(kind))
             if i % 10 == 9:
                 cleanup()
         cleanup()
         phases = [json.loads(line) for line in trace.read_text().splitlines() if line]
         conc: dict[str, list[float]] = {"alcor": [], "bridge": []}
         for r in range(concurrent_rounds):
-            for net in ("alcor", "bridge") if r % 2 == 0 else ("bridge", "alcor"):
+            for kind in ("alcor", "bridge") if r % 2 == 0 else ("bridge", "alcor"):
                 with ThreadPoolExecutor(CONCURRENT) as pool:
-                    conc[net].extend(pool.map(lambda _, n=net: run(n), range(CONCURRENT)))
+                    conc[kind].extend(pool.map(lambda _, k=kind: run(k), range(CONCURRENT)))
                 cleanup()
     finally:
-        if podman is not None:
+        for podman in podmen.values():
             podman.close()
         hosts.close()
         cluster.stop()
