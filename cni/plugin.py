@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 from alcor.agent.dataplane.workload import OVERLAY_MTU, WORKLOAD_IFNAME
@@ -187,13 +187,17 @@ def ports_of(client: Client, inv: Invocation, host_id: str) -> list[res.Port]:
 
 
 def add(
-    inv: Invocation, conf: NetConf, clock: Clock | None = None, trace: dict[str, float] | None = None
+    inv: Invocation,
+    conf: NetConf,
+    clock: Clock | None = None,
+    trace: dict[str, float] | None = None,
+    open_client: Callable[[NetConf, float], AbstractContextManager[Client]] = connect,
 ) -> dict[str, Any]:
     clock = clock or Clock()
     trace = {} if trace is None else trace
     deadline = Deadline(conf.timeout, clock)
     mark = _marker(clock, trace)
-    with connect(conf, conf.timeout) as client:
+    with open_client(conf, conf.timeout) as client:
         _vpc, subnet, groups = resolve(client, conf)
         mark("resolve")
         existing = ports_of(client, inv, conf.host_id)
