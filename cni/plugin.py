@@ -39,7 +39,9 @@ from . import spec
 from .netconf import NetConf
 from .spec import CniError, Invocation
 
-POLL = 0.005  # between reads of a port whose agent acked it, while its status write lands
+# between reads of a port's status while ADD waits for ACTIVE: soon after the create (the whole
+# path takes tens of milliseconds), then backing off so that a slow host costs few reads
+POLL_FIRST, POLL_MAX = 0.002, 0.025
 DEL_WAIT = 5.0  # how long DEL waits for the agent to unwire (it succeeds either way)
 CLEANUP_TIMEOUT = 3.0
 
@@ -234,14 +236,12 @@ def add(
             created = True
             mark("create")
         try:
-            port = _wait_active(
-                client, port, conf.host_id, deadline, clock, applied=not (created or moved), mark=mark
-            )
+            port = _wait_active(client, port, conf.host_id, deadline, clock, current=not moved, mark=mark)
         except BaseException:
             if created:
                 _delete_quietly(client, port.id)
             raise
-        mark("status")
+        mark("active")
         return spec.result(_attached(client, port, subnet, inv), inv.version)
 
 
@@ -273,40 +273,45 @@ def _wait_active(
     host_id: str,
     deadline: Deadline,
     clock: Clock,
-    applied: bool,
+    current: bool,
     mark: Callable[[str], None] = lambda _: None,
 ) -> res.Port:
-    """The port once ACTIVE; an ERROR or the deadline is a CniError. `applied`: the host already
-    has this revision of the port (an adopted one), so its status is current."""
-    acked = False
-    if not applied:
+    """The port once ACTIVE; an ERROR or the deadline is a CniError.
+
+    `current`: the port's status speaks of its present configuration. A new port is DOWN until
+    its host acked that configuration (port_reports), an adopted one is as it is: their status
+    is read until it settles, which sees ACTIVE as soon as its write-back commits on whichever
+    member the agent streams from. A moved port still shows its old namespace's status, so the
+    host's applying the move is waited for first."""
+    if not current:
         progress = client.wait_for_hosts(
             port.revision, host_ids=[host_id], timeout=max(deadline.left(), 0.001)
         )
-        acked = progress.complete
         mark("acked")
+        if not progress.complete:
+            raise _late(port, host_id)
         port = client.get_port(port.id)
+    pause = POLL_FIRST
     while True:
-        if port.status == res.PORT_STATUS_ACTIVE and (applied or acked):
+        if port.status == res.PORT_STATUS_ACTIVE:
             return port
         if port.status == res.PORT_STATUS_ERROR:
             raise CniError(
                 spec.PORT_FAILED, f"host {host_id} could not program port {port.id}", port.status_detail
             )
         if deadline.passed():
-            raise CniError(
-                spec.TRY_AGAIN_LATER,
-                f"port {port.id} not ACTIVE within the deadline",
-                f"the agent of host {host_id} did not report it programmed",
-            )
-        if not acked:
-            progress = client.wait_for_hosts(
-                port.revision, host_ids=[host_id], timeout=max(deadline.left(), 0.001)
-            )
-            acked = progress.complete
-        else:
-            clock.sleep(min(POLL, deadline.left()))
+            raise _late(port, host_id)
+        clock.sleep(min(pause, deadline.left()))
+        pause = min(pause * 2, POLL_MAX)
         port = client.get_port(port.id)
+
+
+def _late(port: res.Port, host_id: str) -> CniError:
+    return CniError(
+        spec.TRY_AGAIN_LATER,
+        f"port {port.id} not ACTIVE within the deadline",
+        f"the agent of host {host_id} did not report it programmed",
+    )
 
 
 def _attached(client: Client, port: res.Port, subnet: res.Subnet, inv: Invocation) -> spec.Attached:

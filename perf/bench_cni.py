@@ -170,7 +170,7 @@ def main() -> None:
         "cni_vs_bridge": median(seq["alcor"]) / median(seq["bridge"]),
         "cni_vs_bridge_concurrent": median(conc["alcor"]) / median(conc["bridge"]),
     }
-    for phase in ("total_ms", "resolve", "lookup", "agent_check", "create", "acked", "status"):
+    for phase in ("total_ms", "resolve", "lookup", "agent_check", "create", "active"):
         values = [p[phase] for p in phases if phase in p]
         key = "cni_plugin_" + phase.removesuffix("_ms") + "_p50_ms"
         figures[key] = median(values)

@@ -1,5 +1,6 @@
-"""ADD's wait for ACTIVE on an injected clock: a host that never acks, or acks without the
-status landing, ends in TRY_AGAIN_LATER at the deadline, and the port ADD made is deleted. The
+"""ADD's wait for ACTIVE on an injected clock: a new port whose status never turns ACTIVE, or an
+adopted port whose move to a new namespace its host never applies, ends in TRY_AGAIN_LATER at
+the deadline; a port ADD made is deleted again, an adopted one is left. The
 cluster is a scripted stand-in here (the real one is in test_plugin.py): what is under test is
 the plugin's waiting, which must not take real time."""
 
@@ -31,10 +32,11 @@ class FakeClock(plugin.Clock):
 class ScriptedCluster:
     """Answers like a cluster whose agent is connected but programs nothing in time."""
 
-    def __init__(self, clock: FakeClock, acks: bool) -> None:
-        self.clock, self.acks = clock, acks
-        self.ports: dict[str, res.Port] = {}
+    def __init__(self, clock: FakeClock, existing: res.Port | None) -> None:
+        self.clock = clock
+        self.ports: dict[str, res.Port] = {existing.id: existing} if existing else {}
         self.deleted: list[str] = []
+        self.reads = 0
 
     def list_vpcs(self, **_: Any) -> list[res.Vpc]:
         return [res.Vpc(id="vpc-1", name="web", project_id="p")]
@@ -52,7 +54,7 @@ class ScriptedCluster:
 
     def wait_for_hosts(self, revision: int, host_ids: list[str], timeout: float) -> net.WaitForHostsResponse:
         host = net.HostProgress(host_id=host_ids[0], applied_revision=revision, connected=True)
-        if revision and not self.acks:
+        if revision:
             self.clock.t += timeout  # the server waited the whole timeout
             host.applied_revision = revision - 1
             return net.WaitForHostsResponse(complete=False, hosts=[host])
@@ -64,7 +66,13 @@ class ScriptedCluster:
         self.ports[port.id] = port
         return port
 
+    def update_port(self, port_id: str, device_id: str) -> res.Port:
+        self.ports[port_id].device_id = device_id
+        self.ports[port_id].revision += 1
+        return self.ports[port_id]
+
     def get_port(self, port_id: str) -> res.Port:
+        self.reads += 1
         return self.ports[port_id]
 
     def delete_port(self, port_id: str, timeout: float | None = None) -> int:
@@ -73,11 +81,7 @@ class ScriptedCluster:
         return 8
 
 
-@pytest.mark.parametrize("acks", [False, True], ids=["never acked", "acked, status never lands"])
-def test_the_deadline_ends_the_wait_and_the_port_goes(acks: bool) -> None:
-    clock = FakeClock()
-    cluster = ScriptedCluster(clock, acks)
-
+def _add(cluster: ScriptedCluster, clock: FakeClock) -> spec.CniError:
     @contextmanager
     def open_client(conf: NetConf, timeout: float) -> Iterator[Any]:
         yield cluster
@@ -86,6 +90,26 @@ def test_the_deadline_ends_the_wait_and_the_port_goes(acks: bool) -> None:
     conf = NetConf(network="n", vpc="web", subnet="sn", endpoints=("e",), host_id="h1", timeout=10)
     with pytest.raises(spec.CniError) as err:
         plugin.add(inv, conf, clock=clock, open_client=open_client)
-    assert err.value.code == spec.TRY_AGAIN_LATER and "not ACTIVE within the deadline" in err.value.msg
+    return err.value
+
+
+def test_a_new_port_never_active_ends_at_the_deadline_and_goes() -> None:
+    clock = FakeClock()
+    cluster = ScriptedCluster(clock, None)
+    err = _add(cluster, clock)
+    assert err.code == spec.TRY_AGAIN_LATER and "not ACTIVE within the deadline" in err.msg
     assert 10 <= clock.t < 10.1  # waited the deadline out, on the injected clock
     assert cluster.deleted == ["port-1"] and cluster.ports == {}
+    assert cluster.reads < 10 / plugin.POLL_MAX + 20  # reads back off to POLL_MAX
+
+
+def test_a_move_its_host_never_applies_ends_at_the_deadline_and_the_port_stays() -> None:
+    clock = FakeClock()
+    old = res.Port(
+        id="port-0", host_id="h1", device_id="/run/netns/old", status=res.PORT_STATUS_ACTIVE, revision=3
+    )
+    old.container.container_id = "ctr"
+    cluster = ScriptedCluster(clock, old)
+    err = _add(cluster, clock)
+    assert err.code == spec.TRY_AGAIN_LATER
+    assert cluster.deleted == [] and cluster.ports["port-0"].device_id == "/run/netns/x"
