@@ -30,6 +30,9 @@ def run(env: Mapping[str, str], stdin: bytes, out: IO[str]) -> int:
         if inv.command == "VERSION":
             out.write(spec.version_result(version) + "\n")
             return 0
+        # the runtime shows our stderr as the error's detail: keep grpc's own log (a failed TLS
+        # handshake is logged there at every retry) out of it; the error object says it once
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         from . import netconf, plugin
 
         conf = netconf.parse(inv.config)

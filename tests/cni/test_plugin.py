@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from support.cni import CONTAINER, PLUGIN, cni
 from support.controller import InProcessCluster, write_tokens
 
 from alcor.agent.dataplane.memory import MemoryDriver
@@ -22,9 +21,6 @@ from alcor.agent.runner import Agent, AgentConfig
 from alcor.cmd.main import cli
 from alcor.sdk import Client
 from alcor.v1 import resources_pb2 as res
-
-PLUGIN = str(Path(sys.executable).with_name("alcor-cni"))
-CONTAINER = "c0ffee" * 10 + "0001"
 
 
 class Env:
@@ -56,30 +52,6 @@ class Env:
 
     def ports(self, container: str = CONTAINER) -> list[res.Port]:
         return list(self.client.list_ports(container_id=container))
-
-
-def cni(
-    command: str,
-    conf: dict[str, Any],
-    *,
-    container: str = CONTAINER,
-    netns: str = "/run/netns/cni-test-1",
-    ifname: str = "eth0",
-    args: str = "",
-) -> tuple[int, Any]:
-    env = {
-        "CNI_COMMAND": command,
-        "CNI_CONTAINERID": container,
-        "CNI_NETNS": netns,
-        "CNI_IFNAME": ifname,
-        "CNI_ARGS": args,
-        "CNI_PATH": str(Path(PLUGIN).parent),
-        "PATH": "/usr/bin:/bin",
-    }
-    done = subprocess.run([PLUGIN], input=json.dumps(conf).encode(), env=env, capture_output=True, timeout=60)
-    assert not done.stderr, done.stderr.decode()  # no traceback, no noise for the runtime
-    out = done.stdout.decode().strip()
-    return done.returncode, json.loads(out) if out else None
 
 
 @pytest.fixture(scope="module")
