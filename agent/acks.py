@@ -14,37 +14,11 @@ from __future__ import annotations
 from collections.abc import Container, Mapping
 
 from alcor.agent.dataplane.columns import Snapshot, Update
-from alcor.agent.dataplane.model import (
-    KIND_GROUP_MEMBERS,
-    KIND_NEIGHBOR,
-    KIND_PORT,
-    KIND_SECURITY_GROUP,
-    KIND_SUBNET,
-    KIND_VPC,
-    GoalState,
-)
+from alcor.agent.dataplane.model import KIND_TABLE, GoalState
+from alcor.goalstate_kinds import KIND_NEIGHBOR, KIND_PORT, Key, key_of
 from alcor.v1 import goalstate_pb2
 
-Key = tuple[int, str]
 MAX_STATUSES = 10_000
-
-_ITEM_KEY = {
-    "vpc": (KIND_VPC, "id"),
-    "subnet": (KIND_SUBNET, "id"),
-    "port": (KIND_PORT, "id"),
-    "neighbor": (KIND_NEIGHBOR, "port_id"),
-    "security_group": (KIND_SECURITY_GROUP, "id"),
-    "group_members": (KIND_GROUP_MEMBERS, "security_group_id"),
-    "group_members_change": (KIND_GROUP_MEMBERS, "security_group_id"),
-}
-_KIND_TABLE = {
-    KIND_VPC: "vpcs",
-    KIND_SUBNET: "subnets",
-    KIND_PORT: "ports",
-    KIND_NEIGHBOR: "neighbors",
-    KIND_SECURITY_GROUP: "security_groups",
-    KIND_GROUP_MEMBERS: "group_members",
-}
 
 
 class _SnapshotKeys(Container[Key]):
@@ -64,17 +38,11 @@ def carried(update: Update) -> Container[Key]:
     """The resources an update upserts."""
     if isinstance(update, Snapshot):
         return _SnapshotKeys(update)
-    keys = set()
-    for item in update.upserts:
-        which = item.WhichOneof("item")
-        if which is not None:
-            kind, id_field = _ITEM_KEY[which]
-            keys.add((kind, getattr(getattr(item, which), id_field)))
-    return keys
+    return {key_of(item) for item in update.upserts if item.WhichOneof("item") is not None}
 
 
 def _present(goal: GoalState, key: Key) -> bool:
-    table = _KIND_TABLE.get(key[0])
+    table = KIND_TABLE.get(key[0])
     return table is None or key[1] in getattr(goal, table)
 
 

@@ -27,6 +27,15 @@ from operator import attrgetter, not_
 from typing import NamedTuple, ParamSpec, TypeVar
 
 from alcor.addresses import changed
+from alcor.goalstate_kinds import (
+    ITEM_KEY,
+    KIND_GROUP_MEMBERS,
+    KIND_NEIGHBOR,
+    KIND_PORT,
+    KIND_SECURITY_GROUP,
+    KIND_SUBNET,
+    KIND_VPC,
+)
 from alcor.v1 import goalstate_pb2, resources_pb2
 
 from .columns import NeighborTable, Snapshot, Update
@@ -34,23 +43,22 @@ from .layered import Layered
 from .rules import Ranges, RuleKey, compile_rules, expand, rules_version
 from .workload import WORKLOAD_IFNAME
 
-KIND_VPC = goalstate_pb2.GOAL_STATE_KIND_VPC
-KIND_SUBNET = goalstate_pb2.GOAL_STATE_KIND_SUBNET
-KIND_PORT = goalstate_pb2.GOAL_STATE_KIND_PORT
-KIND_NEIGHBOR = goalstate_pb2.GOAL_STATE_KIND_NEIGHBOR
-KIND_SECURITY_GROUP = goalstate_pb2.GOAL_STATE_KIND_SECURITY_GROUP
-KIND_GROUP_MEMBERS = goalstate_pb2.GOAL_STATE_KIND_GROUP_MEMBERS
-
-# GoalStateItem oneof field -> (kind, GoalState attribute, id field of the message)
-_ITEM_FIELDS = {
-    "vpc": (KIND_VPC, "vpcs", "id"),
-    "subnet": (KIND_SUBNET, "subnets", "id"),
-    "port": (KIND_PORT, "ports", "id"),
-    "neighbor": (KIND_NEIGHBOR, "neighbors", "port_id"),
-    "security_group": (KIND_SECURITY_GROUP, "security_groups", "id"),
-    "group_members": (KIND_GROUP_MEMBERS, "group_members", "security_group_id"),
+# the GoalState attribute that holds each kind's items
+KIND_TABLE = {
+    KIND_VPC: "vpcs",
+    KIND_SUBNET: "subnets",
+    KIND_PORT: "ports",
+    KIND_NEIGHBOR: "neighbors",
+    KIND_SECURITY_GROUP: "security_groups",
+    KIND_GROUP_MEMBERS: "group_members",
 }
-_KIND_ATTR = {kind: attr for kind, attr, _ in _ITEM_FIELDS.values()}
+# GoalStateItem oneof field -> (kind, GoalState attribute, id field of the message); a
+# GroupMembersChange is applied on its own (GoalState.apply)
+_ITEM_FIELDS = {
+    which: (kind, KIND_TABLE[kind], field)
+    for which, (kind, field) in ITEM_KEY.items()
+    if which != "group_members_change"
+}
 _NEIGHBOR, _PORT_ID = attrgetter("neighbor"), attrgetter("port_id")
 
 DEFAULT_GATEWAY_MAC = "02:a1:c0:00:00:01"
@@ -108,7 +116,7 @@ class GoalState:
         if isinstance(update, Snapshot):  # decoded column-wise: its neighbors are a table already
             return replace(GoalState(self.host_id).apply(update.rest), neighbors=update.neighbors)
         if update.full:
-            tables: dict[str, dict] = {attr: {} for attr in _KIND_ATTR.values()}
+            tables: dict[str, dict] = {attr: {} for attr in KIND_TABLE.values()}
         else:
             if update.base_revision != self.revision:
                 raise OutOfOrder(f"delta from revision {update.base_revision}, goal state at {self.revision}")
@@ -166,7 +174,7 @@ class GoalState:
                 target = table(attr)
             target[getattr(msg, id_field)] = msg
         for key in update.deletes:
-            gone = _KIND_ATTR.get(key.kind)
+            gone = KIND_TABLE.get(key.kind)
             if gone is None:
                 continue
             if layered and gone == "neighbors":
@@ -181,7 +189,7 @@ class GoalState:
         return GoalState(
             host_id=self.host_id,
             revision=update.revision,
-            **{attr: tables.get(attr, getattr(self, attr)) for attr in _KIND_ATTR.values()},
+            **{attr: tables.get(attr, getattr(self, attr)) for attr in KIND_TABLE.values()},
         )
 
 

@@ -20,39 +20,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from alcor.addresses import changed, ordered
+from alcor.goalstate_kinds import (  # noqa: F401 (the engine's names for the wire's kinds)
+    KIND_GROUP_MEMBERS,
+    KIND_NEIGHBOR,
+    KIND_PORT,
+    KIND_SECURITY_GROUP,
+    KIND_SUBNET,
+    KIND_VPC,
+    Key,
+    key_of,
+)
 from alcor.v1 import goalstate_pb2 as gs
 from alcor.v1 import resources_pb2 as res
 
-KIND_VPC = gs.GOAL_STATE_KIND_VPC
-KIND_SUBNET = gs.GOAL_STATE_KIND_SUBNET
-KIND_PORT = gs.GOAL_STATE_KIND_PORT
-KIND_NEIGHBOR = gs.GOAL_STATE_KIND_NEIGHBOR
-KIND_SECURITY_GROUP = gs.GOAL_STATE_KIND_SECURITY_GROUP
-KIND_GROUP_MEMBERS = gs.GOAL_STATE_KIND_GROUP_MEMBERS
-
-# (GoalStateKind, id): an item of a host's goal state (a neighbor by port id, members by group id)
-Key = tuple[int, str]
 # per host: key -> the new item, or None for "delete"
 Delta = dict[Key, "gs.GoalStateItem | None"]
-
-_ITEM_KEY = {
-    "vpc": (KIND_VPC, "id"),
-    "subnet": (KIND_SUBNET, "id"),
-    "port": (KIND_PORT, "id"),
-    "neighbor": (KIND_NEIGHBOR, "port_id"),
-    "security_group": (KIND_SECURITY_GROUP, "id"),
-    "group_members": (KIND_GROUP_MEMBERS, "security_group_id"),
-    "group_members_change": (KIND_GROUP_MEMBERS, "security_group_id"),
-}
-
-
-def key_of(item: gs.GoalStateItem) -> Key:
-    which = item.WhichOneof("item")
-    if which is None:
-        raise ValueError("empty GoalStateItem")
-    kind, field = _ITEM_KEY[which]
-    return kind, getattr(getattr(item, which), field)
-
 
 def vpc_item(vpc: res.Vpc) -> gs.GoalStateItem:
     return gs.GoalStateItem(vpc=vpc)
