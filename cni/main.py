@@ -31,8 +31,11 @@ def run(env: Mapping[str, str], stdin: bytes, out: IO[str]) -> int:
             out.write(spec.version_result(version) + "\n")
             return 0
         # the runtime shows our stderr as the error's detail: keep grpc's own log (a failed TLS
-        # handshake is logged there at every retry) out of it; the error object says it once
+        # handshake is logged there at every retry) out of it; the error object says it once.
+        # CHECK forks (pyroute2, into the container's namespace) after using grpc: as in the
+        # agent (alcor.cmd), grpc's fork handlers stay off
         os.environ.setdefault("GRPC_VERBOSITY", "NONE")
+        os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
         from . import netconf, plugin
 
         conf = netconf.parse(inv.config)

@@ -130,3 +130,14 @@ def test_generated_code_is_fresh() -> None:
         [sys.executable, str(REPO / "proto" / "generate.py"), "--check"], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_python_m_pytest_works_in_the_repository_root() -> None:
+    # `python -m pytest` puts the root on sys.path, where cmd/ would shadow the stdlib's cmd
+    # (which pdb, and so pytest, imports); cmd/__init__.py stands in for it then
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--collect-only", "tests/test_layers.py"],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "test_python_m_pytest_works_in_the_repository_root" in done.stdout
