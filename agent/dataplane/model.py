@@ -405,7 +405,7 @@ class LocalPort:
     @property
     def slot(self) -> tuple[str, str] | None:
         """The (namespace, interface) the workload end takes; None in a namespace of its own."""
-        return (self.device_id, self.interface_name) if self.device_id else None
+        return self.slot_key if self.device_id else None
 
     @property
     def entry(self) -> tuple:
